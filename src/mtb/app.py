@@ -1,0 +1,103 @@
+"""The FastAPI application factory: settings, database, routers, one error format, request logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mtb.catalog.api import router as catalog_router
+from mtb.db import create_engine, create_sessionmaker
+from mtb.errors import MTBError
+from mtb.identity.api import router as auth_router
+from mtb.identity.service import RegistryVerifier
+from mtb.logs import configure_logging
+from mtb.settings import Settings, get_settings
+
+log = logging.getLogger("mtb.app")
+
+_HTTP_CODES = {
+    401: ("not_authenticated", "请先登录"),
+    403: ("forbidden", "无权访问"),
+    404: ("not_found", "请求的内容不存在"),
+    405: ("method_not_allowed", "不支持此请求方法"),
+    413: ("payload_too_large", "请求内容过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+}
+
+
+def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
+           **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [{"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "")}
+            for err in exc.errors()]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MTBError)
+    async def _mtb_error(_request: Request, exc: MTBError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", "请求内容不完整或格式不正确", fields=_field_errors(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+        return _error(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return _error(500, "internal_error", "系统繁忙，请稍后再试")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    if settings.env == "production" and settings.is_insecure():
+        raise RuntimeError("MTB_SECRET_KEY and MTB_DATA_KEY must be set in production")
+    if settings.is_insecure():
+        log.warning("using the development secret keys; set MTB_SECRET_KEY and MTB_DATA_KEY")
+    engine = create_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan,
+                  description="门诊特殊病备案 / 门诊慢特病待遇认定：在线申请与经办审核")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.verifier = RegistryVerifier()
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        log.info("request", extra={"method": request.method, "path": request.url.path,
+                                   "status": response.status_code,
+                                   "ms": round((time.perf_counter() - start) * 1000, 1)})
+        return response
+
+    @app.get("/api/v1/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(catalog_router)
+    app.include_router(auth_router)
+    return app

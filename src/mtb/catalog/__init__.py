@@ -1,0 +1,1 @@
+"""The policy catalog: regions, channels, diseases, material rules and designated hospitals, as data."""

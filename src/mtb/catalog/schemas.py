@@ -1,0 +1,59 @@
+"""What the public catalog API returns."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel
+
+from mtb.catalog.document import Benefit, Option, Rule
+
+
+class ChannelOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+
+
+class RegionOut(BaseModel):
+    code: str
+    name: str
+    program: str
+    entry: str
+    catalog_version: str
+    effective_from: date
+    channels: list[ChannelOut]
+
+
+class MaterialOut(BaseModel):
+    kind: str
+    name: str
+    required: bool
+    requirement: str
+    generated: bool
+    requires_seal: bool
+    fields: list[str]
+
+
+class DiseaseOut(BaseModel):
+    code: str
+    name: str
+    category: str
+    category_name: str
+    group: str
+    national_codes: list[str]
+    national_code_status: str
+    review_period_years: int | None
+    review_period_is_example: bool
+    laterality: list[Option] | None
+    materials: list[MaterialOut]
+    rules: list[Rule]
+    benefits: list[Benefit]
+    note: str
+
+
+class HospitalOut(BaseModel):
+    code: str
+    name: str
+    level: str
+    is_example: bool

@@ -1,0 +1,134 @@
+"""Loading catalog versions and finding the one in force for a region on a given day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.catalog.document import CatalogDocument
+from mtb.catalog.loader import CatalogInvalid, CatalogProblem, ParsedCatalog
+from mtb.catalog.models import CatalogVersion
+from mtb.errors import NotFound
+from mtb.timeutil import local_today, utcnow
+
+# Parsed documents by (row id, content hash): versions are immutable, so entries never go stale.
+_documents: dict[tuple[int, str], CatalogDocument] = {}
+
+
+@dataclass(frozen=True)
+class ActiveCatalog:
+    version_id: int
+    version: str
+    effective_from: date
+    document: CatalogDocument
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    file: str
+    region_code: str
+    version: str
+    result: Literal["loaded", "unchanged"]
+
+
+async def load_catalogs(session: AsyncSession, parsed: list[ParsedCatalog]) -> list[LoadOutcome]:
+    """Store each parsed file as a new version, all or nothing.
+
+    Reloading a version with identical bytes is a no-op; the same version with other content, or a
+    second version starting on the same day, is refused (versions never change once loaded).
+    """
+    outcomes: list[LoadOutcome] = []
+    problems: list[CatalogProblem] = []
+    pending: list[CatalogVersion] = []
+    for item in parsed:
+        doc = item.document
+        region = doc.region.code
+        clash = next((p for p in pending if p.region_code == region and
+                      (p.version == doc.version or p.effective_from == doc.effective_from)), None)
+        if clash is not None:
+            problems.append(CatalogProblem(item.file, "version", f"clashes with {clash.source_file}"))
+            continue
+        existing = (await session.execute(
+            select(CatalogVersion).where(CatalogVersion.region_code == region,
+                                         CatalogVersion.version == doc.version))).scalar_one_or_none()
+        if existing is not None:
+            if existing.sha256 == item.sha256:
+                outcomes.append(LoadOutcome(item.file, region, doc.version, "unchanged"))
+            else:
+                problems.append(CatalogProblem(
+                    item.file, "version",
+                    f"version {doc.version!r} of region {region} is already loaded with other content; "
+                    "loaded versions never change, give this file a new version"))
+            continue
+        same_day = (await session.execute(
+            select(CatalogVersion.version).where(CatalogVersion.region_code == region,
+                                                 CatalogVersion.effective_from == doc.effective_from))
+                    ).scalar_one_or_none()
+        if same_day is not None:
+            problems.append(CatalogProblem(
+                item.file, "effective_from",
+                f"version {same_day!r} of region {region} already takes effect on {doc.effective_from}"))
+            continue
+        pending.append(CatalogVersion(
+            region_code=region, version=doc.version, effective_from=doc.effective_from,
+            sha256=item.sha256, source_file=item.file, document=doc.model_dump(mode="json"),
+            loaded_at=utcnow()))
+        outcomes.append(LoadOutcome(item.file, region, doc.version, "loaded"))
+    if problems:
+        raise CatalogInvalid(problems)
+    session.add_all(pending)
+    await session.flush()
+    return outcomes
+
+
+async def active_catalogs(session: AsyncSession, *, on: date | None = None) -> list[ActiveCatalog]:
+    """The version in force in every region on `on` (today in the agency's time zone by default)."""
+    day = on or local_today()
+    rows = (await session.execute(
+        select(CatalogVersion.id, CatalogVersion.region_code, CatalogVersion.version,
+               CatalogVersion.effective_from, CatalogVersion.sha256)
+        .where(CatalogVersion.effective_from <= day)
+        .order_by(CatalogVersion.region_code, CatalogVersion.effective_from.desc()))).all()
+    result: list[ActiveCatalog] = []
+    seen: set[str] = set()
+    for row in rows:
+        if row.region_code in seen:
+            continue
+        seen.add(row.region_code)
+        result.append(await _active(session, row))
+    return result
+
+
+async def active_catalog(session: AsyncSession, region_code: str, *, on: date | None = None) -> ActiveCatalog:
+    day = on or local_today()
+    row = (await session.execute(
+        select(CatalogVersion.id, CatalogVersion.version, CatalogVersion.effective_from,
+               CatalogVersion.sha256)
+        .where(CatalogVersion.region_code == region_code, CatalogVersion.effective_from <= day)
+        .order_by(CatalogVersion.effective_from.desc()).limit(1))).first()
+    if row is None:
+        raise NotFound("region_not_found", f"地区 {region_code} 尚未开通门诊慢特病业务")
+    return await _active(session, row)
+
+
+async def catalog_by_version_id(session: AsyncSession, version_id: int) -> ActiveCatalog:
+    """The version an application was made under, whatever is in force today."""
+    row = (await session.execute(
+        select(CatalogVersion.id, CatalogVersion.version, CatalogVersion.effective_from,
+               CatalogVersion.sha256)
+        .where(CatalogVersion.id == version_id))).one()
+    return await _active(session, row)
+
+
+async def _active(session: AsyncSession, row: Row[Any]) -> ActiveCatalog:
+    key = (row.id, row.sha256)
+    doc = _documents.get(key)
+    if doc is None:
+        raw = (await session.execute(
+            select(CatalogVersion.document).where(CatalogVersion.id == row.id))).scalar_one()
+        doc = _documents[key] = CatalogDocument.model_validate(raw)
+    return ActiveCatalog(row.id, row.version, row.effective_from, doc)

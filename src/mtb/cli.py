@@ -1,0 +1,143 @@
+"""The operators' command line: `mtb db upgrade`, `mtb catalog load`, `mtb insured import`,
+`mtb staff create`, `mtb demo`, `mtb serve`.
+
+Every failure prints what went wrong to stderr and exits non-zero; nothing half-done is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.catalog.loader import CatalogInvalid, read_catalog_files
+from mtb.catalog.service import load_catalogs
+from mtb.db import create_engine, create_sessionmaker
+from mtb.errors import MTBError
+from mtb.identity.models import StaffRole
+from mtb.identity.registry import RegistryFileInvalid, import_insured, parse_registry_csv
+from mtb.identity.service import create_staff
+from mtb.settings import get_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="MTB 门诊慢特病 — operator commands", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+catalog_app = typer.Typer(help="Policy catalog", no_args_is_help=True)
+insured_app = typer.Typer(help="Insured registry", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(insured_app, name="insured")
+app.add_typer(staff_app, name="staff")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on the configured database: all of it commits or none."""
+
+    async def runner() -> T:
+        engine = create_engine(get_settings().database_url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    from mtb.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@catalog_app.command("load")
+def catalog_load(paths: Annotated[list[Path], typer.Argument(help="catalog YAML files")]) -> None:
+    """Validate and load catalog files, all or nothing. A version already loaded unchanged is skipped."""
+    try:
+        parsed = read_catalog_files(paths)
+        outcomes = in_transaction(lambda s: load_catalogs(s, parsed))
+    except CatalogInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        fail(f"catalog refused: {len(exc.problems)} problem(s); nothing was loaded")
+        return
+    for o in outcomes:
+        typer.echo(f"{o.file}: region {o.region_code} version {o.version}: {o.result}")
+
+
+@insured_app.command("import")
+def insured_import(file: Path) -> None:
+    """Import insured people from CSV (name,id_number,card_number,insurance_type,region_code)."""
+    try:
+        records = parse_registry_csv(file.read_bytes())
+    except OSError as exc:
+        fail(f"{file}: cannot read: {exc.strerror}")
+        return
+    except RegistryFileInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(f"{file}: {problem}", err=True)
+        fail(f"{file}: refused, {len(exc.problems)} problem(s); nothing was imported")
+        return
+    result = in_transaction(lambda s: import_insured(s, records))
+    typer.echo(f"{file}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+
+
+@staff_app.command("create")
+def staff_create(
+    username: str,
+    role: Annotated[StaffRole, typer.Option(help="reviewer | window | admin")],
+    region: Annotated[str, typer.Option(help="region code, e.g. 110000")],
+) -> None:
+    """Create a staff account; the password is read from standard input."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            fail("passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        staff = in_transaction(lambda s: create_staff(
+            s, username=username, password=password, role=role, region_code=region))
+    except MTBError as exc:
+        fail(f"{exc.code}: {exc.detail}")
+        return
+    typer.echo(f"staff {staff.username} created ({staff.role}, region {staff.region_code})")
+
+
+@app.command("demo")
+def demo() -> None:
+    """Load demo people and staff accounts (safe to run again) and print how to log in."""
+    from mtb.demo import load_demo
+
+    for line in in_transaction(load_demo):
+        typer.echo(line)
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API (and pages) with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("mtb.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_config=None, access_log=False)
+
+
+def main() -> None:
+    app()

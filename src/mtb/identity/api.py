@@ -1,0 +1,72 @@
+"""Login routes: real-name for insured people and agents, username/password for staff."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from mtb.db import DBSession
+from mtb.errors import Unauthorized
+from mtb.identity import idnumber, throttle
+from mtb.identity.auth import CurrentPrincipal
+from mtb.identity.models import InsuredPerson, StaffUser
+from mtb.identity.schemas import Me, PersonOut, PersonToken, RealNameLogin, StaffLogin, StaffOut, StaffToken
+from mtb.identity.service import authenticate_staff
+from mtb.identity.tokens import Principal, issue_token
+from mtb.settings import get_settings
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+def _client_key(request: Request) -> str:
+    return f"client:{request.client.host if request.client else 'unknown'}"
+
+
+@router.post("/auth/real-name", response_model=PersonToken)
+async def real_name_login(body: RealNameLogin, request: Request, session: DBSession) -> PersonToken:
+    """Verify name, ID number and card number against the registry (the e-voucher stand-in)."""
+    settings = get_settings()
+    sessions = request.app.state.sessionmaker
+    number = idnumber.normalize(body.id_number)
+    id_key = f"id:{idnumber.lookup_hash(number)}"
+    client_key = _client_key(request)
+    await throttle.ensure_not_blocked(sessions, [id_key, client_key])
+    person = await request.app.state.verifier.verify(
+        session, name=body.name, id_number=number, card_number=body.card_number)
+    if person is None:
+        await throttle.record_failure(sessions, id_key, limit=settings.login_max_failures)
+        await throttle.record_failure(sessions, client_key, limit=settings.login_max_failures_per_client)
+        raise Unauthorized("invalid_credentials", "姓名、身份证号或医保卡号不正确，请核对后重试")
+    await throttle.clear(sessions, id_key)
+    token, lifetime = issue_token(Principal(kind="person", id=person.id, region_code=person.region_code))
+    return PersonToken(access_token=token, expires_in=lifetime, person=PersonOut.of(person))
+
+
+@router.post("/auth/staff", response_model=StaffToken)
+async def staff_login(body: StaffLogin, request: Request, session: DBSession) -> StaffToken:
+    settings = get_settings()
+    sessions = request.app.state.sessionmaker
+    user_key = f"staff:{body.username.strip()}"
+    client_key = _client_key(request)
+    await throttle.ensure_not_blocked(sessions, [user_key, client_key])
+    staff = await authenticate_staff(session, username=body.username, password=body.password)
+    if staff is None:
+        await throttle.record_failure(sessions, user_key, limit=settings.login_max_failures)
+        await throttle.record_failure(sessions, client_key, limit=settings.login_max_failures_per_client)
+        raise Unauthorized("invalid_credentials", "用户名或密码不正确")
+    await throttle.clear(sessions, user_key)
+    token, lifetime = issue_token(
+        Principal(kind="staff", id=staff.id, role=staff.role, region_code=staff.region_code))
+    return StaffToken(access_token=token, expires_in=lifetime, staff=StaffOut.of(staff))
+
+
+@router.get("/me", response_model=Me)
+async def who_am_i(principal: CurrentPrincipal, session: DBSession) -> Me:
+    if principal.kind == "person":
+        person = await session.get(InsuredPerson, principal.id)
+        if person is None:
+            raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+        return Me(kind="person", person=PersonOut.of(person))
+    staff = await session.get(StaffUser, principal.id)
+    if staff is None or not staff.active:
+        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+    return Me(kind="staff", staff=StaffOut.of(staff))

@@ -1,0 +1,59 @@
+"""Request dependencies that say who is asking and what they may do.
+
+401 when nobody (or an expired token) is asking; 403 only for a wrong role on staff routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mtb.db import DBSession
+from mtb.errors import Forbidden, Unauthorized
+from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+from mtb.identity.tokens import Principal, decode_token
+
+_bearer = HTTPBearer(auto_error=False, description="登录后获得的访问令牌")
+
+
+async def current_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
+    return decode_token(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_person(principal: CurrentPrincipal, session: DBSession) -> InsuredPerson:
+    if principal.kind != "person":
+        raise Forbidden("forbidden_role", "此功能仅限参保人本人或代办人使用")
+    person = await session.get(InsuredPerson, principal.id)
+    if person is None:
+        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+    return person
+
+
+CurrentPerson = Annotated[InsuredPerson, Depends(current_person)]
+
+
+def require_staff(*roles: StaffRole) -> Callable[..., Awaitable[StaffUser]]:
+    """A dependency admitting active staff with one of `roles` (any staff role when none given)."""
+    allowed = {r.value for r in roles}
+
+    async def dependency(principal: CurrentPrincipal, session: DBSession) -> StaffUser:
+        if principal.kind != "staff":
+            raise Forbidden("forbidden_role", "此功能仅限医保经办机构工作人员使用")
+        staff = await session.get(StaffUser, principal.id)
+        if staff is None or not staff.active:
+            raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+        if allowed and staff.role not in allowed:
+            raise Forbidden("forbidden_role", "您的岗位无权使用此功能")
+        return staff
+
+    return dependency

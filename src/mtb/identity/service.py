@@ -1,0 +1,91 @@
+"""Real-name verification and staff accounts."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Protocol
+
+from pwdlib import PasswordHash
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.errors import Conflict, Unprocessable
+from mtb.identity import idnumber
+from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+from mtb.timeutil import utcnow
+
+_passwords = PasswordHash.recommended()
+# Verified when the username is unknown, so a wrong username costs the same time as a wrong password.
+_DUMMY_HASH = _passwords.hash("mtb-dummy-password")
+MIN_PASSWORD_LENGTH = 8
+
+
+class RealNameVerifier(Protocol):
+    """Confirms that name, ID number and card number belong to one insured person.
+
+    The registry stands in for the national medical insurance e-voucher (医保电子凭证); a verifier that
+    calls the real voucher service implements this same method.
+    """
+
+    async def verify(self, session: AsyncSession, *, name: str, id_number: str,
+                     card_number: str) -> InsuredPerson | None: ...
+
+
+class RegistryVerifier:
+    async def verify(self, session: AsyncSession, *, name: str, id_number: str,
+                     card_number: str) -> InsuredPerson | None:
+        return await find_person(session, name=name, id_number=id_number, card_number=card_number)
+
+
+async def find_person(session: AsyncSession, *, name: str, id_number: str,
+                      card_number: str) -> InsuredPerson | None:
+    """The registry entry matching all three, or None (whichever one is wrong)."""
+    number = idnumber.normalize(id_number)
+    if not idnumber.is_valid(number):
+        return None
+    person = (await session.execute(
+        select(InsuredPerson).where(InsuredPerson.id_number_hash == idnumber.lookup_hash(number))
+    )).scalar_one_or_none()
+    if person is None:
+        return None
+    name_ok = hmac.compare_digest(person.name.encode(), name.strip().encode())
+    card_ok = hmac.compare_digest(person.card_number.upper().encode(), card_number.strip().upper().encode())
+    return person if name_ok and card_ok else None
+
+
+def hash_password(password: str) -> str:
+    return _passwords.hash(password)
+
+
+async def authenticate_staff(session: AsyncSession, *, username: str, password: str) -> StaffUser | None:
+    staff = (await session.execute(
+        select(StaffUser).where(StaffUser.username == username.strip()))).scalar_one_or_none()
+    if staff is None:
+        _passwords.verify(password, _DUMMY_HASH)
+        return None
+    if not _passwords.verify(password, staff.password_hash) or not staff.active:
+        return None
+    return staff
+
+
+async def create_staff(session: AsyncSession, *, username: str, password: str, role: StaffRole,
+                       region_code: str, password_hash: str | None = None) -> StaffUser:
+    """Create a staff account bound to one region. `password_hash` lets fixtures skip re-hashing."""
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise Unprocessable("invalid_username", "用户名不能为空，且不超过 64 个字符")
+    if password_hash is None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise Unprocessable("weak_password", f"密码至少 {MIN_PASSWORD_LENGTH} 个字符")
+        password_hash = hash_password(password)
+    if idnumber.region_name(region_code) is None:
+        raise Unprocessable("unknown_region", f"未知的地区代码 {region_code}")
+    exists = (await session.execute(
+        select(StaffUser.id).where(StaffUser.username == username))).scalar_one_or_none()
+    if exists is not None:
+        raise Conflict("staff_exists", f"用户名 {username} 已存在")
+    staff = StaffUser(username=username, password_hash=password_hash, role=role.value,
+                      region_code=region_code, active=True, created_at=utcnow())
+    session.add(staff)
+    await session.flush()
+    return staff

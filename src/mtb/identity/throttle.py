@@ -1,0 +1,59 @@
+"""Login throttling: too many failures for one ID number, username or client → 429 for a while.
+
+Counters live in the database so every worker shares them, and are written in their own short
+transaction: the request that failed rolls back, its failure must not.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mtb.errors import TooManyRequests
+from mtb.identity.models import LoginThrottle
+from mtb.settings import get_settings
+from mtb.timeutil import utcnow
+
+
+async def ensure_not_blocked(sessionmaker: async_sessionmaker[AsyncSession], keys: list[str]) -> None:
+    now = utcnow()
+    async with sessionmaker() as session:
+        rows = [await session.get(LoginThrottle, key) for key in keys]
+    waits = [(r.blocked_until - now).total_seconds() for r in rows
+             if r is not None and r.blocked_until is not None and r.blocked_until > now]
+    if waits:
+        seconds = math.ceil(max(waits))
+        minutes = max(1, math.ceil(seconds / 60))
+        raise TooManyRequests("too_many_attempts", f"登录失败次数过多，请 {minutes} 分钟后再试",
+                              extra={"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+
+
+async def record_failure(sessionmaker: async_sessionmaker[AsyncSession], key: str, *, limit: int) -> None:
+    settings = get_settings()
+    for _attempt in range(3):
+        now = utcnow()
+        try:
+            async with sessionmaker() as session, session.begin():
+                row = await session.get(LoginThrottle, key, with_for_update=True)
+                if row is None:
+                    row = LoginThrottle(key=key, failures=0, window_started_at=now)
+                    session.add(row)
+                if row.window_started_at + timedelta(seconds=settings.login_window_seconds) < now:
+                    row.failures, row.window_started_at = 0, now
+                row.failures += 1
+                if row.failures >= limit:
+                    row.blocked_until = now + timedelta(seconds=settings.login_block_seconds)
+                    row.failures, row.window_started_at = 0, now
+            return
+        except IntegrityError:
+            continue  # another worker inserted the same key first: count on its row
+
+
+async def clear(sessionmaker: async_sessionmaker[AsyncSession], key: str) -> None:
+    async with sessionmaker() as session, session.begin():
+        row = await session.get(LoginThrottle, key)
+        if row is not None:
+            await session.delete(row)

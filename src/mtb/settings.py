@@ -1,0 +1,42 @@
+"""Runtime configuration, read from `MTB_` environment variables (and `.env` if present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MTB_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/mtb.sqlite3"
+    storage_path: Path = Path("var/files")
+    catalog_path: Path = Path("data/catalog")
+    # Signs access tokens. Rotating it logs everybody out, nothing more.
+    secret_key: str = DEV_SECRET
+    # Encrypts resident ID numbers and keys their lookup hash. Rotating it needs a re-encryption run,
+    # so it is kept apart from the token secret.
+    data_key: str = DEV_SECRET
+    token_lifetime_minutes: int = Field(default=60, ge=1)
+    timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    # Login throttling: this many failures within the window blocks the ID number (or client) for a while.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_block_seconds: int = Field(default=900, ge=1)
+
+    def is_insecure(self) -> bool:
+        return DEV_SECRET in (self.secret_key, self.data_key)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
