@@ -65,9 +65,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
-    if settings.env == "production" and settings.is_insecure():
-        raise RuntimeError("MTB_SECRET_KEY and MTB_DATA_KEY must be set in production")
+    if settings.env != "test":  # under pytest, logging belongs to pytest
+        configure_logging(settings.log_level)
+    if settings.env == "production" and (problems := settings.production_problems()):
+        raise RuntimeError("; ".join(problems))
     if settings.is_insecure():
         log.warning("using the development secret keys; set MTB_SECRET_KEY and MTB_DATA_KEY")
     engine = create_engine(settings.database_url)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me"
+DEV_SECRET = "dev-only-insecure-secret-please-change-me"
 
 
 class Settings(BaseSettings):
@@ -35,6 +35,17 @@ class Settings(BaseSettings):
 
     def is_insecure(self) -> bool:
         return DEV_SECRET in (self.secret_key, self.data_key)
+
+    def production_problems(self) -> list[str]:
+        """Why these settings must not serve real people (empty when they may)."""
+        problems = []
+        if self.is_insecure():
+            problems.append("MTB_SECRET_KEY and MTB_DATA_KEY must be set (not the development defaults)")
+        if min(len(self.secret_key), len(self.data_key)) < 32:
+            problems.append("MTB_SECRET_KEY and MTB_DATA_KEY must be at least 32 characters")
+        if self.secret_key == self.data_key:
+            problems.append("MTB_SECRET_KEY and MTB_DATA_KEY must differ")
+        return problems
 
 
 @lru_cache

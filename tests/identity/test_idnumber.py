@@ -1,0 +1,44 @@
+"""Resident ID numbers: GB 11643 check, masking, keyed lookup, encryption at rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtb.identity import idnumber
+from mtb.settings import Settings, get_settings
+
+
+def test_check_digit_and_birth_date() -> None:
+    number = idnumber.with_check_digit("11010519491231002")
+    assert number == "11010519491231002X"
+    assert idnumber.is_valid(number)
+    assert not idnumber.is_valid("110105194912310021")  # wrong check digit
+    assert not idnumber.is_valid(idnumber.with_check_digit("11010519491332002"))  # no 32 December
+    assert not idnumber.is_valid("11010519491231002")  # 17 characters
+
+
+def test_mask_keeps_region_and_last_four() -> None:
+    assert idnumber.mask("11010519491231002X") == "110105********002X"
+
+
+def test_region_names_from_the_division_table() -> None:
+    assert idnumber.region_name("110000") == "北京市"
+    assert idnumber.region_name("429021") == "湖北省神农架林区"
+    assert idnumber.region_name("999999") is None
+    assert idnumber.region_name("abc") is None
+
+
+def test_encryption_round_trip_and_fresh_nonce(settings: Settings) -> None:
+    number = "11010519491231002X"
+    a, b = idnumber.encrypt(number), idnumber.encrypt(number)
+    assert a != b and number not in a
+    assert idnumber.decrypt(a) == number == idnumber.decrypt(b)
+
+
+def test_lookup_hash_depends_on_the_data_key(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    number = "11010519491231002X"
+    first = idnumber.lookup_hash(number)
+    assert first == idnumber.lookup_hash(number) and number not in first
+    monkeypatch.setenv("MTB_DATA_KEY", "another-key")
+    get_settings.cache_clear()
+    assert idnumber.lookup_hash(number) != first
