@@ -53,7 +53,7 @@ ACTORS: dict[str, tuple[str, str, str, InsuranceType]] = {
     "wang": ("王五", "11010219900101903", BEIJING, InsuranceType.employee),
     "zhao": ("赵六", "42902119600101904", SHENNONGJIA, InsuranceType.resident),
     "qian": ("钱七", "42902119850101905", SHENNONGJIA, InsuranceType.employee),
-    "sun": ("孙八", "42010219700101906", "420102", InsuranceType.employee),
+    "sun": ("孙八", "42010219900101906", "420102", InsuranceType.employee),
 }
 
 

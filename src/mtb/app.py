@@ -13,12 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mtb.applications.api import router as applications_router
+from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
+from mtb.catalog.workdays import load_calendar
 from mtb.db import create_engine, create_sessionmaker
 from mtb.errors import MTBError
 from mtb.identity.api import router as auth_router
 from mtb.identity.service import RegistryVerifier
 from mtb.logs import configure_logging
+from mtb.materials.api import router as materials_router
+from mtb.materials.storage import LocalStorage
+from mtb.notifications.api import router as notifications_router
 from mtb.settings import Settings, get_settings
 
 log = logging.getLogger("mtb.app")
@@ -84,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.verifier = RegistryVerifier()
+    app.state.storage = LocalStorage(settings.storage_path)
+    app.state.calendar = load_calendar(settings.calendar_path)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -101,4 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(catalog_router)
     app.include_router(auth_router)
+    app.include_router(applications_router)
+    app.include_router(materials_router)
+    app.include_router(cross_region_router)
+    app.include_router(notifications_router)
     return app

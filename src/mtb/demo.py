@@ -39,7 +39,7 @@ DEMO_PEOPLE = [
     _person("王五", "11010219900101903", "BJ0000000003", InsuranceType.employee, "110000", "北京，可为他人代办"),
     _person("赵六", "42902119600101904", "HB0000000004", InsuranceType.resident, "429021", "神农架林区，居民医保"),
     _person("钱七", "42902119850101905", "HB0000000005", InsuranceType.employee, "429021", "神农架林区，赵六的家属"),
-    _person("孙八", "42010219700101906", "HB0000000006", InsuranceType.employee, "420102",
+    _person("孙八", "42010219900101906", "HB0000000006", InsuranceType.employee, "420102",
             "武汉市江岸区参保，异地就医需先办理异地备案"),
 ]
 

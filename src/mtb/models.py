@@ -1,7 +1,11 @@
 """Every ORM model, imported in one place so Alembic and the tests see the whole schema."""
 
+from mtb.applications.models import Application, ApplicationEvent, CrossRegionFiling, IdempotentResponse
 from mtb.catalog.models import CatalogVersion
 from mtb.db import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, StaffUser
+from mtb.materials.models import Material
+from mtb.notifications.models import Notification
 
-__all__ = ["Base", "CatalogVersion", "InsuredPerson", "LoginThrottle", "StaffUser"]
+__all__ = ["Application", "ApplicationEvent", "Base", "CatalogVersion", "CrossRegionFiling",
+           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "StaffUser"]

@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/mtb.sqlite3"
     storage_path: Path = Path("var/files")
     catalog_path: Path = Path("data/catalog")
+    calendar_path: Path = Path("data/calendar/cn-workdays.yaml")
+    # Uploads: limits per file and per application, and what an image or PDF may be.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_files_per_application: int = Field(default=20, ge=1)
+    max_pdf_pages: int = Field(default=50, ge=1)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    min_image_side: int = Field(default=600, ge=1)
     # Signs access tokens. Rotating it logs everybody out, nothing more.
     secret_key: str = DEV_SECRET
     # Encrypts resident ID numbers and keys their lookup hash. Rotating it needs a re-encryption run,

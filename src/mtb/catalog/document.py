@@ -126,6 +126,8 @@ class CatalogDocument(Strict):
     effective_from: date
     source: Text
     notes: str = ""
+    review_due_working_days: Annotated[int, Field(ge=1, le=30)] = Field(
+        description="An application is due for decision this many working days after submission")
     channels: Annotated[list[Channel], Field(min_length=1)]
     categories: Annotated[list[Category], Field(min_length=1)]
     physician_titles: list[PhysicianTitle] = Field(

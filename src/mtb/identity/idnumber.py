@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from datetime import date
 from functools import lru_cache
 
@@ -44,14 +45,26 @@ def mask(number: str) -> str:
 
 
 def region_name(code: str) -> str | None:
-    """The name of an administrative division code, from python-stdnum's table; None if unknown."""
+    """The full name of an administrative division code (province, prefecture, county), from
+    python-stdnum's table; None if the code is unknown."""
     if len(code) != 6 or not code.isdigit():
         return None
-    info = numdb.get("cn/loc").info(code)
-    names = [props.get("county") or props.get("province") for _part, props in info]
-    if len(names) < 2 or not all(names):
+    county = _division(code)
+    if county is None:
         return None
-    return "".join(n for n in dict.fromkeys(names))
+    province = _division(code[:2] + "0000") or ""
+    prefecture = _division(code[:4] + "00") if code[4:] != "00" else None
+    if prefecture in ("市辖区", "县", "省直辖县级行政单位", "自治区直辖县级行政单位"):
+        prefecture = None
+    return "".join(dict.fromkeys(n for n in (province, prefecture, county) if n))
+
+
+def _division(code: str) -> str | None:
+    info = numdb.get("cn/loc").info(code)
+    if len(info) < 2 or not info[1][1].get("county"):
+        return None
+    # Entries carry their years of validity, e.g. "[1983-]江岸区"; the name is what follows.
+    return re.sub(r"^\[[^\]]*\]", "", info[1][1]["county"])
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,38 @@
+"""Who acts on an application, and what they may read: the filter every query goes through."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import ColumnElement, or_
+
+from mtb.applications.models import Application
+from mtb.identity.models import InsuredPerson, StaffUser
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: Literal["person", "staff", "system"]
+    id: uuid.UUID | None
+    region_code: str | None = None
+    role: str | None = None
+
+    @classmethod
+    def of_person(cls, person: InsuredPerson) -> Actor:
+        return cls("person", person.id)
+
+    @classmethod
+    def of_staff(cls, staff: StaffUser) -> Actor:
+        return cls("staff", staff.id, staff.region_code, staff.role)
+
+
+def readable_by(actor: Actor) -> ColumnElement[bool]:
+    """The applicant and the beneficiary see an application; staff see their region's. Nobody else:
+    an application outside this filter does not exist for the asker (404)."""
+    if actor.kind == "person":
+        return or_(Application.beneficiary_id == actor.id, Application.submitter_person_id == actor.id)
+    if actor.kind == "staff":
+        return Application.region_code == actor.region_code
+    raise ValueError("the system reads without a filter")

@@ -1,0 +1,95 @@
+"""Application routes: create, list, read, submit (idempotent), withdraw, and the form PDF."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from mtb.applications.auth import Reader, Writer
+from mtb.applications.form import form_pdf
+from mtb.applications.schemas import ApplicationCreate, ApplicationOut, ApplicationSummary, WithdrawIn
+from mtb.applications.service import (
+    create_application,
+    get_readable,
+    list_readable,
+    remember,
+    replay,
+    submit,
+    withdraw,
+)
+from mtb.applications.views import application_out, application_summary
+from mtb.db import DBSession
+from mtb.errors import Conflict
+from mtb.identity.models import InsuredPerson
+
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
+
+
+@router.post("", status_code=201, response_model=ApplicationOut)
+async def create(payload: ApplicationCreate, acting: Writer, session: DBSession) -> ApplicationOut:
+    app = await create_application(session, actor=acting.actor, actor_person=acting.person, payload=payload)
+    return await application_out(session, app)
+
+
+@router.get("", response_model=list[ApplicationSummary])
+async def list_mine(acting: Reader, session: DBSession, limit: int = 50, offset: int = 0) -> list[ApplicationSummary]:
+    apps = await list_readable(session, acting.actor, limit=max(1, min(limit, 100)), offset=max(0, offset))
+    return [await application_summary(session, a) for a in apps]
+
+
+@router.get("/{application_id}", response_model=ApplicationOut)
+async def read(application_id: uuid.UUID, acting: Reader, session: DBSession) -> ApplicationOut:
+    return await application_out(session, await get_readable(session, acting.actor, application_id))
+
+
+@router.post("/{application_id}/submit", response_model=ApplicationOut,
+             responses={409: {"description": "already submitted, or changed concurrently"}})
+async def submit_application(application_id: uuid.UUID, acting: Writer, session: DBSession, request: Request,
+                             idempotency_key: IdempotencyKey = None) -> Any:
+    """Submit for review. The same `Idempotency-Key` returns the same answer without a second
+    submission; a retry without a key after success is a 409 `already_submitted`."""
+    app = await get_readable(session, acting.actor, application_id)
+    if idempotency_key is not None and (prior := await replay(session, app, "submit", idempotency_key)):
+        return JSONResponse(prior.body, status_code=prior.status_code)
+    beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
+    assert beneficiary is not None
+    try:
+        await submit(session, app, actor=acting.actor, calendar=request.app.state.calendar,
+                     beneficiary=beneficiary)
+    except Conflict:
+        if idempotency_key is None:
+            raise
+        # The same key may have won a race a moment ago: answer as it was answered.
+        await session.rollback()
+        async with request.app.state.sessionmaker() as fresh:
+            prior = await replay(fresh, app, "submit", idempotency_key)
+        if prior is None:
+            raise
+        return JSONResponse(prior.body, status_code=prior.status_code)
+    body = (await application_out(session, app)).model_dump(mode="json")
+    if idempotency_key is not None:
+        await remember(session, app, "submit", idempotency_key, 200, body)
+    return body
+
+
+@router.post("/{application_id}/withdraw", response_model=ApplicationOut)
+async def withdraw_application(application_id: uuid.UUID, acting: Writer, session: DBSession,
+                               body: WithdrawIn | None = None) -> ApplicationOut:
+    app = await get_readable(session, acting.actor, application_id)
+    await withdraw(session, app, actor=acting.actor, reason=body.reason if body else None)
+    return await application_out(session, app)
+
+
+@router.get("/{application_id}/form.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def form(application_id: uuid.UUID, acting: Reader, session: DBSession) -> Response:
+    app = await get_readable(session, acting.actor, application_id)
+    pdf = await form_pdf(session, app)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="mtb-form-{app.id}.pdf"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

@@ -1,0 +1,48 @@
+"""Who may act on applications: insured people (for themselves or as agents) and window clerks write;
+staff of the region read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from mtb.applications.actors import Actor
+from mtb.db import DBSession
+from mtb.errors import Forbidden, Unauthorized
+from mtb.identity.auth import CurrentPrincipal
+from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+
+
+@dataclass(frozen=True)
+class Acting:
+    actor: Actor
+    person: InsuredPerson | None = None
+    staff: StaffUser | None = None
+
+
+async def _acting(principal: CurrentPrincipal, session: DBSession) -> Acting:
+    if principal.kind == "person":
+        person = await session.get(InsuredPerson, principal.id)
+        if person is None:
+            raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+        return Acting(Actor.of_person(person), person=person)
+    staff = await session.get(StaffUser, principal.id)
+    if staff is None or not staff.active:
+        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+    return Acting(Actor.of_staff(staff), staff=staff)
+
+
+async def reader(acting: Annotated[Acting, Depends(_acting)]) -> Acting:
+    return acting
+
+
+async def writer(acting: Annotated[Acting, Depends(_acting)]) -> Acting:
+    if acting.staff is not None and acting.staff.role != StaffRole.window:
+        raise Forbidden("forbidden_role", "只有参保人、代办人或经办窗口工作人员可以办理申请")
+    return acting
+
+
+Reader = Annotated[Acting, Depends(reader)]
+Writer = Annotated[Acting, Depends(writer)]

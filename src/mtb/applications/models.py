@@ -1,0 +1,95 @@
+"""Applications, their history (the timeline and audit trail), idempotent submissions, and
+cross-region filings (异地备案)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mtb.applications.states import OPEN
+from mtb.db import Base, UTCDateTime
+
+_OPEN_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN)))
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        # One open application per person and disease, enforced by the database so two racing
+        # requests cannot both create one.
+        Index("uq_applications_open_per_disease", "beneficiary_id", "disease_code", unique=True,
+              sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
+        Index("ix_applications_region_status_due", "region_code", "status", "due_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    region_code: Mapped[str] = mapped_column(String(6))
+    catalog_version_id: Mapped[int] = mapped_column(ForeignKey("catalog_versions.id"))
+    disease_code: Mapped[str] = mapped_column(String(64))
+    hospital_code: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    laterality: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    beneficiary_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insured_persons.id"), index=True)
+    submitter_person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("insured_persons.id"), nullable=True, index=True)
+    submitter_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    relation: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApplicationEvent(Base):
+    """One status change: the applicant's timeline and the audit trail are this table."""
+
+    __tablename__ = "application_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    round: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotentResponse(Base):
+    """The answer given to a request with an Idempotency-Key, replayed for the same key."""
+
+    __tablename__ = "idempotent_responses"
+    __table_args__ = (UniqueConstraint("application_id", "action", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CrossRegionFiling(Base):
+    """A person insured in one region, filed for treatment in another (异地就医备案)."""
+
+    __tablename__ = "cross_region_filings"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insured_persons.id"), index=True)
+    insured_region_code: Mapped[str] = mapped_column(String(6))
+    treatment_region_code: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

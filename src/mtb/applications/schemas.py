@@ -1,0 +1,143 @@
+"""Application requests and answers (the public API contract, architecture.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Relation(StrEnum):
+    spouse = "spouse"
+    parent = "parent"
+    child = "child"
+    sibling = "sibling"
+    other_relative = "other_relative"
+    other = "other"
+
+
+RELATION_LABELS = {"self": "本人", "spouse": "配偶", "parent": "父母", "child": "子女",
+                   "sibling": "兄弟姐妹", "other_relative": "其他亲属", "other": "其他"}
+
+
+class BeneficiaryIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    id_number: str = Field(min_length=1, max_length=32)
+    card_number: str = Field(min_length=1, max_length=64)
+    relation: Relation
+
+
+class ApplicationCreate(BaseModel):
+    region_code: str = Field(pattern=r"^\d{6}$")
+    disease_code: str = Field(min_length=1, max_length=64)
+    hospital_code: str = Field(min_length=1, max_length=64)
+    channel: str = Field(min_length=1, max_length=64)
+    beneficiary: BeneficiaryIn | None = None
+    laterality: str | None = Field(default=None, max_length=64)
+
+
+class WithdrawIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class CodeName(BaseModel):
+    code: str
+    name: str
+
+
+class PersonRef(BaseModel):
+    name: str
+    id_number_masked: str
+
+
+class MaterialOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    kind_name: str
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+    pages: int | None
+    width: int | None
+    height: int | None
+    warnings: list[dict[str, str]]
+    fields: dict[str, str]
+    created_at: datetime
+    download_url: str
+
+
+class ChecklistItem(BaseModel):
+    kind: str
+    name: str
+    required: bool
+    generated: bool
+    requirement: str
+    uploaded: int
+
+
+class TimelineEntry(BaseModel):
+    from_status: str | None
+    to_status: str
+    label: str
+    actor_kind: str
+    reason: str | None
+    round: int
+    at: datetime
+
+
+class ApplicationOut(BaseModel):
+    id: uuid.UUID
+    region_code: str
+    region_name: str
+    catalog_version: str
+    disease: CodeName
+    hospital: CodeName
+    channel: CodeName
+    laterality: CodeName | None
+    relation: str
+    relation_label: str
+    beneficiary: PersonRef
+    submitted_by: str
+    status: str
+    status_label: str
+    round: int
+    due_date: date | None
+    submitted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    materials: list[MaterialOut]
+    checklist: list[ChecklistItem]
+    decision: None = None
+    timeline: list[TimelineEntry]
+
+
+class ApplicationSummary(BaseModel):
+    id: uuid.UUID
+    region_code: str
+    disease: CodeName
+    hospital: CodeName
+    beneficiary: PersonRef
+    status: str
+    status_label: str
+    due_date: date | None
+    created_at: datetime
+
+
+class CrossRegionFilingIn(BaseModel):
+    treatment_region_code: str = Field(pattern=r"^\d{6}$")
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+class CrossRegionFilingOut(BaseModel):
+    id: uuid.UUID
+    insured_region_code: str
+    treatment_region_code: str
+    treatment_region_name: str | None
+    status: str
+    valid_from: date
+    valid_until: date | None
+    created_at: datetime

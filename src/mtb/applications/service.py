@@ -1,0 +1,221 @@
+"""The rules of an application's life up to the decision: create, read, submit, withdraw.
+
+Every status change goes through `set_status`: allowed by the transition table, made with a
+conditional UPDATE (the loser of a race gets a 409), recorded as a history row and announced to the
+people concerned, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.applications.actors import Actor, readable_by
+from mtb.applications.eligibility import Choice, check_choice, check_no_open_application, check_person
+from mtb.applications.models import Application, ApplicationEvent, IdempotentResponse
+from mtb.applications.schemas import ApplicationCreate
+from mtb.applications.states import ALLOWED, EDITABLE, LABELS, Status
+from mtb.catalog.service import ActiveCatalog, active_catalog, catalog_by_version_id
+from mtb.catalog.workdays import WorkdayCalendar
+from mtb.errors import Conflict, NotFound, Unprocessable
+from mtb.identity.models import InsuredPerson
+from mtb.identity.service import find_person
+from mtb.materials.models import Material
+from mtb.notifications.service import Message, notify
+from mtb.timeutil import local_today, utcnow
+
+
+async def get_readable(session: AsyncSession, actor: Actor, application_id: uuid.UUID) -> Application:
+    app = (await session.execute(
+        select(Application).where(Application.id == application_id, readable_by(actor)))).scalar_one_or_none()
+    if app is None:
+        raise NotFound("application_not_found", "申请不存在")
+    return app
+
+
+async def list_readable(session: AsyncSession, actor: Actor, *, limit: int = 50,
+                        offset: int = 0) -> list[Application]:
+    return list((await session.execute(
+        select(Application).where(readable_by(actor))
+        .order_by(Application.created_at.desc(), Application.id).limit(limit).offset(offset))).scalars())
+
+
+async def resolve_beneficiary(session: AsyncSession, *, actor_person: InsuredPerson | None,
+                              payload: ApplicationCreate) -> tuple[InsuredPerson, str]:
+    """The person the application is for, and their relation to the one applying."""
+    if payload.beneficiary is None:
+        if actor_person is None:
+            raise Unprocessable("beneficiary_required", "请填写申请人（参保人）的姓名、身份证号和医保卡号")
+        return actor_person, "self"
+    b = payload.beneficiary
+    person = await find_person(session, name=b.name, id_number=b.id_number, card_number=b.card_number)
+    if person is None:
+        raise Unprocessable("beneficiary_not_found",
+                            "未找到与所填姓名、身份证号、医保卡号一致的参保人，请核对后重试")
+    if actor_person is not None and person.id == actor_person.id:
+        return person, "self"
+    return person, b.relation.value
+
+
+async def create_application(session: AsyncSession, *, actor: Actor, actor_person: InsuredPerson | None,
+                             payload: ApplicationCreate) -> Application:
+    """A new draft, for oneself, for another person (agent), or entered at the window by a clerk."""
+    via_window = actor.kind == "staff"
+    if via_window and payload.region_code != actor.region_code:
+        raise Unprocessable("region_mismatch", "只能录入本地区的申请")
+    beneficiary, relation = await resolve_beneficiary(session, actor_person=actor_person, payload=payload)
+    catalog = await active_catalog(session, payload.region_code)
+    choice = Choice(payload.region_code, payload.disease_code, payload.hospital_code, payload.channel,
+                    payload.laterality)
+    check_choice(catalog.document, choice, via_window=via_window)
+    await check_person(session, beneficiary, region_code=payload.region_code,
+                       region_name=catalog.document.region.name)
+    await check_no_open_application(session, beneficiary, payload.disease_code)
+    now = utcnow()
+    app = Application(
+        region_code=payload.region_code, catalog_version_id=catalog.version_id,
+        disease_code=payload.disease_code, hospital_code=payload.hospital_code, channel=payload.channel,
+        laterality=payload.laterality, beneficiary_id=beneficiary.id,
+        submitter_person_id=actor.id if actor.kind == "person" else None,
+        submitter_staff_id=actor.id if actor.kind == "staff" else None,
+        relation=relation, status=Status.draft.value, version=1, round=0, created_at=now, updated_at=now)
+    session.add(app)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request created the same open application first
+        raise Conflict("application_exists", "该参保人已有此病种的申请正在办理中") from exc
+    session.add(ApplicationEvent(application_id=app.id, from_status=None, to_status=Status.draft.value,
+                                 actor_kind=actor.kind, actor_id=actor.id, reason=None, round=0,
+                                 created_at=now))
+    await session.flush()
+    return app
+
+
+async def set_status(session: AsyncSession, app: Application, to: Status, *, actor: Actor,
+                     reason: str | None = None, **values: Any) -> None:
+    """The one way a status changes (see the module docstring)."""
+    current = Status(app.status)
+    if to not in ALLOWED[current]:
+        raise Conflict("invalid_transition", f"申请当前状态为“{LABELS[current]}”，不能变为“{LABELS[to]}”")
+    now = utcnow()
+    result = await session.execute(
+        update(Application)
+        .where(Application.id == app.id, Application.status == current.value, Application.version == app.version)
+        .values(status=to.value, version=app.version + 1, updated_at=now, **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("concurrent_change", "申请已被他人同时处理，请刷新后查看")
+    await session.refresh(app)
+    session.add(ApplicationEvent(application_id=app.id, from_status=current.value, to_status=to.value,
+                                 actor_kind=actor.kind, actor_id=actor.id, reason=reason, round=app.round,
+                                 created_at=now))
+    await _announce(session, app, to, reason)
+    await session.flush()
+
+
+async def _announce(session: AsyncSession, app: Application, to: Status, reason: str | None) -> None:
+    catalog = await catalog_by_version_id(session, app.catalog_version_id)
+    disease = catalog.document.disease(app.disease_code)
+    what = disease.name if disease else app.disease_code
+    body = f"您的{what}{catalog.document.region.program}申请状态：{LABELS[to]}。"
+    if to == Status.submitted and app.due_date is not None:
+        body += f"预计在 {app.due_date.isoformat()} 前完成审核。"
+    if reason:
+        body += f"说明：{reason}"
+    people = {app.beneficiary_id, app.submitter_person_id} - {None}
+    for person_id in people:
+        assert person_id is not None
+        await notify(session, Message(person_id=person_id, kind=f"application_{to.value}",
+                                      title=f"申请{LABELS[to]}", body=body, application_id=app.id))
+
+
+def ensure_editable(app: Application) -> None:
+    if Status(app.status) not in EDITABLE:
+        raise Conflict("application_not_editable",
+                       f"申请当前状态为“{LABELS[Status(app.status)]}”，不能修改材料")
+
+
+async def missing_materials(session: AsyncSession, app: Application,
+                            catalog: ActiveCatalog) -> list[dict[str, str]]:
+    """Required kinds with no upload (generated kinds are made by MTB and never missing)."""
+    doc = catalog.document
+    disease = doc.disease(app.disease_code)
+    assert disease is not None
+    uploaded = set((await session.execute(
+        select(Material.kind).where(Material.application_id == app.id))).scalars())
+    missing = []
+    for req in doc.materials_for(disease):
+        kind = doc.material_kind(req.kind)
+        assert kind is not None
+        if req.required and not kind.generated and req.kind not in uploaded:
+            missing.append({"kind": kind.kind, "name": kind.name})
+    return missing
+
+
+async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCatalog) -> None:
+    """Disease rules on materials, e.g. multiple sclerosis: certificate by an associate chief or above."""
+    doc = catalog.document
+    disease = doc.disease(app.disease_code)
+    assert disease is not None
+    for rule in disease.rules:
+        needed = doc.title_rank(rule.title)
+        titles = list((await session.execute(
+            select(Material.fields).where(Material.application_id == app.id,
+                                          Material.kind == rule.material))).scalars())
+        material = doc.material_kind(rule.material)
+        title_name = next(t.name for t in doc.physician_titles if t.code == rule.title)
+        ranks = [doc.title_rank(str(f.get("physician_title", ""))) for f in titles]
+        if not any(r is not None and needed is not None and r >= needed for r in ranks):
+            name = material.name if material else rule.material
+            raise Unprocessable(
+                "physician_title_insufficient",
+                f"{disease.name}的{name}需由{title_name}及以上人员出具，请上传符合要求的{name}并填写出具医师职称")
+
+
+async def submit(session: AsyncSession, app: Application, *, actor: Actor, calendar: WorkdayCalendar,
+                 beneficiary: InsuredPerson) -> None:
+    """Re-check eligibility and the checklist, then submit with the due date set."""
+    if Status(app.status) not in (Status.draft, Status.returned):
+        raise Conflict("already_submitted" if app.status in (Status.submitted, Status.in_review) else
+                       "invalid_transition",
+                       f"申请当前状态为“{LABELS[Status(app.status)]}”，不能提交")
+    current = await active_catalog(session, app.region_code)
+    check_choice(current.document, Choice(app.region_code, app.disease_code, app.hospital_code, app.channel,
+                                          app.laterality),
+                 via_window=app.submitter_staff_id is not None)
+    await check_person(session, beneficiary, region_code=app.region_code,
+                       region_name=current.document.region.name)
+    await check_no_open_application(session, beneficiary, app.disease_code, exclude=app.id)
+    made_under = await catalog_by_version_id(session, app.catalog_version_id)
+    missing = await missing_materials(session, app, made_under)
+    if missing:
+        raise Unprocessable("materials_incomplete", "材料不齐全，缺少：" + "、".join(m["name"] for m in missing),
+                            extra={"missing": missing})
+    await check_rules(session, app, made_under)
+    due = calendar.add_working_days(local_today(), made_under.document.review_due_working_days)
+    await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due,
+                     submitted_at=utcnow())
+
+
+async def withdraw(session: AsyncSession, app: Application, *, actor: Actor, reason: str | None) -> None:
+    if Status(app.status) not in (Status.draft, Status.submitted):
+        raise Conflict("not_withdrawable", f"申请当前状态为“{LABELS[Status(app.status)]}”，不能撤回")
+    await set_status(session, app, Status.withdrawn, actor=actor, reason=reason)
+
+
+async def replay(session: AsyncSession, app: Application, action: str,
+                 key: str) -> IdempotentResponse | None:
+    return (await session.execute(select(IdempotentResponse).where(
+        IdempotentResponse.application_id == app.id, IdempotentResponse.action == action,
+        IdempotentResponse.key == key))).scalar_one_or_none()
+
+
+async def remember(session: AsyncSession, app: Application, action: str, key: str, status_code: int,
+                   body: dict[str, Any]) -> None:
+    session.add(IdempotentResponse(application_id=app.id, action=action, key=key, status_code=status_code,
+                                   body=body, created_at=utcnow()))
+    await session.flush()

@@ -1,0 +1,105 @@
+"""Building the answers: an application with its names from the catalog it was made under, its
+materials, its checklist and its timeline."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.applications.models import Application, ApplicationEvent
+from mtb.applications.schemas import (
+    RELATION_LABELS,
+    ApplicationOut,
+    ApplicationSummary,
+    ChecklistItem,
+    CodeName,
+    MaterialOut,
+    PersonRef,
+    TimelineEntry,
+)
+from mtb.applications.states import LABELS, Status
+from mtb.catalog.document import CatalogDocument
+from mtb.catalog.service import catalog_by_version_id
+from mtb.identity.models import InsuredPerson
+from mtb.materials.models import Material
+
+
+def _names(doc: CatalogDocument, app: Application) -> tuple[CodeName, CodeName, CodeName, CodeName | None]:
+    disease = doc.disease(app.disease_code)
+    hospital = doc.hospital(app.hospital_code)
+    channel = doc.channel(app.channel)
+    laterality = None
+    if app.laterality and disease and disease.laterality:
+        option = next((o for o in disease.laterality if o.code == app.laterality), None)
+        laterality = CodeName(code=app.laterality, name=option.name if option else app.laterality)
+    return (CodeName(code=app.disease_code, name=disease.name if disease else app.disease_code),
+            CodeName(code=app.hospital_code, name=hospital.name if hospital else app.hospital_code),
+            CodeName(code=app.channel, name=channel.name if channel else app.channel),
+            laterality)
+
+
+def material_out(doc: CatalogDocument, m: Material) -> MaterialOut:
+    kind = doc.material_kind(m.kind)
+    return MaterialOut(
+        id=m.id, kind=m.kind, kind_name=kind.name if kind else m.kind, file_name=m.file_name,
+        content_type=m.content_type, size=m.size, sha256=m.sha256, pages=m.pages, width=m.width,
+        height=m.height, warnings=list(m.warnings or []), fields={k: str(v) for k, v in (m.fields or {}).items()},
+        created_at=m.created_at,
+        download_url=f"/api/v1/applications/{m.application_id}/materials/{m.id}/file")
+
+
+async def submitted_by(session: AsyncSession, app: Application) -> str:
+    if app.submitter_staff_id is not None:
+        return "经办窗口代录"
+    if app.submitter_person_id is not None and app.submitter_person_id != app.beneficiary_id:
+        agent = await session.get(InsuredPerson, app.submitter_person_id)
+        return f"代办人 {agent.name}" if agent else "代办人"
+    return "本人"
+
+
+async def application_out(session: AsyncSession, app: Application) -> ApplicationOut:
+    catalog = await catalog_by_version_id(session, app.catalog_version_id)
+    doc = catalog.document
+    disease, hospital, channel, laterality = _names(doc, app)
+    beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
+    assert beneficiary is not None
+    materials = list((await session.execute(
+        select(Material).where(Material.application_id == app.id)
+        .order_by(Material.created_at, Material.id))).scalars())
+    events = list((await session.execute(
+        select(ApplicationEvent).where(ApplicationEvent.application_id == app.id)
+        .order_by(ApplicationEvent.id))).scalars())
+    checklist: list[ChecklistItem] = []
+    disease_entry = doc.disease(app.disease_code)
+    if disease_entry is not None:
+        for req in doc.materials_for(disease_entry):
+            kind = doc.material_kind(req.kind)
+            assert kind is not None
+            checklist.append(ChecklistItem(
+                kind=kind.kind, name=kind.name, required=req.required, generated=kind.generated,
+                requirement=kind.requirement, uploaded=sum(1 for m in materials if m.kind == kind.kind)))
+    return ApplicationOut(
+        id=app.id, region_code=app.region_code, region_name=doc.region.name, catalog_version=catalog.version,
+        disease=disease, hospital=hospital, channel=channel, laterality=laterality, relation=app.relation,
+        relation_label=RELATION_LABELS.get(app.relation, app.relation),
+        beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
+        submitted_by=await submitted_by(session, app), status=app.status,
+        status_label=LABELS[Status(app.status)], round=app.round, due_date=app.due_date,
+        submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
+        materials=[material_out(doc, m) for m in materials], checklist=checklist,
+        timeline=[TimelineEntry(from_status=e.from_status, to_status=e.to_status,
+                                label=LABELS[Status(e.to_status)], actor_kind=e.actor_kind, reason=e.reason,
+                                round=e.round, at=e.created_at) for e in events])
+
+
+async def application_summary(session: AsyncSession, app: Application) -> ApplicationSummary:
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    disease, hospital, _channel, _lat = _names(doc, app)
+    beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
+    assert beneficiary is not None
+    return ApplicationSummary(
+        id=app.id, region_code=app.region_code, disease=disease, hospital=hospital,
+        beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
+        status=app.status, status_label=LABELS[Status(app.status)], due_date=app.due_date,
+        created_at=app.created_at)
+

@@ -1,0 +1,77 @@
+"""Chinese working days: statutory holidays and make-up working days as they really fall.
+
+Sources, in order: the data table (`data/calendar/cn-workdays.yaml`, for years the library does not
+know yet or corrections), the chinesecalendar package, and for a year known to neither, plain weekdays
+with a logged warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import chinese_calendar
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger("mtb.workdays")
+
+
+class YearTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holidays: list[date] = []
+    workdays: list[date] = []
+
+
+class CalendarTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    years: dict[int, YearTable] = {}
+
+
+@dataclass
+class WorkdayCalendar:
+    table: CalendarTable
+    _warned: set[int] = field(default_factory=set)
+
+    def is_workday(self, day: date) -> bool:
+        year = self.table.years.get(day.year)
+        if year is not None:
+            if day in year.workdays:
+                return True
+            return day.weekday() < 5 and day not in year.holidays
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self._warned:
+                self._warned.add(day.year)
+                log.warning("no holiday schedule for this year: counting weekdays only",
+                            extra={"year": day.year})
+            return day.weekday() < 5
+
+    def add_working_days(self, start: date, days: int) -> date:
+        """The `days`-th working day after `start` (the start day itself never counts)."""
+        current, counted = start, 0
+        while counted < days:
+            current += timedelta(days=1)
+            if self.is_workday(current):
+                counted += 1
+        return current
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days after `start` up to and including `end` (negative when `end` is earlier)."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        return sum(1 for i in range(1, (end - start).days + 1) if self.is_workday(start + timedelta(days=i)))
+
+
+def load_calendar(path: Path) -> WorkdayCalendar:
+    raw = yaml.safe_load(path.read_text("utf-8")) if path.exists() else None
+    return WorkdayCalendar(CalendarTable.model_validate(raw or {}))
+
+
+@lru_cache(maxsize=4)
+def calendar_for(path: Path) -> WorkdayCalendar:
+    return load_calendar(path)

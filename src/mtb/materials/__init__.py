@@ -1,0 +1,1 @@
+"""Uploaded materials: content checks, storage, and the generated application form."""

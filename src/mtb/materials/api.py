@@ -1,0 +1,85 @@
+"""Material routes: upload, replace, remove, download."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse
+
+from mtb.applications.auth import Reader, Writer
+from mtb.applications.schemas import MaterialOut
+from mtb.applications.service import get_readable
+from mtb.applications.views import material_out
+from mtb.catalog.service import catalog_by_version_id
+from mtb.db import DBSession
+from mtb.errors import NotFound
+from mtb.materials.service import add_material, get_material, remove_material
+from mtb.materials.storage import LocalStorage
+
+router = APIRouter(prefix="/api/v1/applications/{application_id}/materials", tags=["materials"])
+
+
+def _storage(request: Request) -> LocalStorage:
+    storage: LocalStorage = request.app.state.storage
+    return storage
+
+
+@router.post("", status_code=201, response_model=MaterialOut)
+async def upload(application_id: uuid.UUID, request: Request, acting: Writer, session: DBSession,
+                 kind: Annotated[str, Form(max_length=64)], file: Annotated[UploadFile, File()],
+                 physician_title: Annotated[str | None, Form(max_length=64)] = None,
+                 issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
+                 issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
+    """Upload one file (PDF, JPG or PNG, judged by content) as a material of `kind`."""
+    app = await get_readable(session, acting.actor, application_id)
+    material = await add_material(
+        session, app=app, actor=acting.actor, kind=kind, upload=file,
+        fields={"physician_title": physician_title, "issuing_hospital": issuing_hospital,
+                "issue_date": issue_date},
+        storage=_storage(request), settings=request.app.state.settings)
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    return material_out(doc, material)
+
+
+@router.put("/{material_id}", response_model=MaterialOut)
+async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Writer,
+                  session: DBSession, file: Annotated[UploadFile, File()],
+                  physician_title: Annotated[str | None, Form(max_length=64)] = None,
+                  issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
+                  issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
+    """Replace a material's file (same kind), e.g. after it was marked unclear."""
+    app = await get_readable(session, acting.actor, application_id)
+    old = await get_material(session, app, material_id)
+    kind = old.kind
+    await remove_material(session, app=app, material=old, storage=_storage(request))
+    material = await add_material(
+        session, app=app, actor=acting.actor, kind=kind, upload=file,
+        fields={"physician_title": physician_title, "issuing_hospital": issuing_hospital,
+                "issue_date": issue_date},
+        storage=_storage(request), settings=request.app.state.settings)
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    return material_out(doc, material)
+
+
+@router.delete("/{material_id}", status_code=204)
+async def delete(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Writer,
+                 session: DBSession) -> None:
+    app = await get_readable(session, acting.actor, application_id)
+    await remove_material(session, app=app, material=await get_material(session, app, material_id),
+                          storage=_storage(request))
+
+
+@router.get("/{material_id}/file", response_class=FileResponse,
+            responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}})
+async def download(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Reader,
+                   session: DBSession) -> FileResponse:
+    app = await get_readable(session, acting.actor, application_id)
+    material = await get_material(session, app, material_id)
+    path = _storage(request).path_for(material.sha256)
+    if not path.exists():
+        raise NotFound("material_file_missing", "材料文件不存在，请联系医保经办机构")
+    return FileResponse(path, media_type=material.content_type, filename=material.file_name,
+                        content_disposition_type="inline",
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

@@ -1,0 +1,118 @@
+"""Adding, replacing and removing an application's materials.
+
+Steps of an upload: spool to a temporary file (size limit), judge the content, check the kind and its
+fields against the catalog, move the file to its content address, add the row. If the request fails
+after the file was placed, the file is removed again (unless another material already had it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from typing import Any
+
+from fastapi import UploadFile
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.applications.actors import Actor
+from mtb.applications.models import Application
+from mtb.applications.service import ensure_editable
+from mtb.catalog.service import catalog_by_version_id
+from mtb.db import after_commit, on_rollback
+from mtb.errors import NotFound, Unprocessable
+from mtb.materials.inspect import inspect_file
+from mtb.materials.models import Material
+from mtb.materials.storage import LocalStorage
+from mtb.settings import Settings
+from mtb.timeutil import utcnow
+
+_UNSAFE = re.compile(r"[^\w.\-()（）\u4e00-\u9fff]+")
+
+
+def safe_file_name(raw: str | None, extension: str) -> str:
+    """A display name without paths, control characters or odd bytes, at most 100 characters."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
+    stem = _UNSAFE.sub("_", name.rsplit(".", 1)[0]).strip("._") or "material"
+    return f"{stem[:90]}.{extension}"
+
+
+async def _checked_fields(session: AsyncSession, app: Application, kind: str,
+                          fields: dict[str, str | None]) -> dict[str, str]:
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    disease = doc.disease(app.disease_code)
+    assert disease is not None
+    allowed = {r.kind for r in doc.materials_for(disease)}
+    material_kind = doc.material_kind(kind)
+    if material_kind is None or kind not in allowed:
+        names = "、".join(k.name for k in doc.material_kinds if k.kind in allowed and not k.generated)
+        raise Unprocessable("material_kind_unknown", f"此病种不需要这种材料，可上传：{names}")
+    if material_kind.generated:
+        raise Unprocessable("material_generated", f"{material_kind.name}由系统生成，无需上传")
+    out: dict[str, str] = {}
+    for spec in material_kind.fields:
+        value = (fields.get(spec.name) or "").strip()
+        if not value:
+            if spec.required:
+                raise Unprocessable("material_field_required", f"请填写{spec.label}")
+            continue
+        if spec.name == "physician_title" and doc.title_rank(value) is None:
+            raise Unprocessable("physician_title_invalid",
+                                "出具医师职称应为：" + "、".join(t.name for t in doc.physician_titles))
+        out[spec.name] = value
+    return out
+
+
+async def add_material(session: AsyncSession, *, app: Application, actor: Actor, kind: str,
+                       upload: UploadFile, fields: dict[str, str | None], storage: LocalStorage,
+                       settings: Settings) -> Material:
+    ensure_editable(app)
+    checked = await _checked_fields(session, app, kind, fields)
+    count = (await session.execute(
+        select(func.count()).select_from(Material).where(Material.application_id == app.id))).scalar_one()
+    if count >= settings.max_files_per_application:
+        raise Unprocessable("too_many_files",
+                            f"每个申请最多上传 {settings.max_files_per_application} 个文件，请删除多余的文件")
+    received = await storage.receive(upload, limit=settings.max_upload_bytes)
+    try:
+        inspection = inspect_file(received.path, settings)
+    except BaseException:
+        received.path.unlink(missing_ok=True)
+        raise
+    if storage.put(received):
+        on_rollback(session, lambda: storage.delete(received.sha256))
+    material = Material(
+        application_id=app.id, kind=kind, sha256=received.sha256, size=received.size,
+        content_type=inspection.content_type, file_name=safe_file_name(upload.filename, inspection.extension),
+        pages=inspection.pages, width=inspection.width, height=inspection.height,
+        warnings=inspection.warnings, fields=checked, uploaded_by_kind=actor.kind,
+        uploaded_by_id=actor.id, created_at=utcnow())
+    session.add(material)
+    await session.flush()
+    return material
+
+
+async def get_material(session: AsyncSession, app: Application, material_id: uuid.UUID) -> Material:
+    material = (await session.execute(select(Material).where(
+        Material.id == material_id, Material.application_id == app.id))).scalar_one_or_none()
+    if material is None:
+        raise NotFound("material_not_found", "材料不存在")
+    return material
+
+
+async def remove_material(session: AsyncSession, *, app: Application, material: Material,
+                          storage: LocalStorage) -> None:
+    ensure_editable(app)
+    sha = material.sha256
+    await session.delete(material)
+    await session.flush()
+    still_used = (await session.execute(
+        select(Material.id).where(Material.sha256 == sha).limit(1))).scalar_one_or_none()
+    if still_used is None:
+        after_commit(session, lambda: storage.delete(sha))
+
+
+def material_fields(raw: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in raw.items()}
