@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/mtb db upgrade
 	$(BIN)/mtb catalog load data/catalog/*.yaml
 	$(BIN)/mtb demo
+	$(BIN)/mtb fonts
 	$(BIN)/mtb serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)

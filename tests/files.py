@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -24,6 +25,13 @@ def document_photo(width: int = 1600, height: int = 1200, *, blur: float = 0.0, 
         img = img.filter(ImageFilter.GaussianBlur(blur))
     out = io.BytesIO()
     img.save(out, fmt, quality=90) if fmt == "JPEG" else img.save(out, fmt)
+    return out.getvalue()
+
+
+def noise_png(width: int, height: int) -> bytes:
+    """Random pixels: a PNG that does not compress (for size limits)."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "PNG")
     return out.getvalue()
 
 

@@ -130,6 +130,14 @@ def demo() -> None:
         typer.echo(line)
 
 
+@app.command("fonts")
+def fonts() -> None:
+    """Prepare the font of the generated forms (once; takes a few seconds)."""
+    from mtb.materials.form import regular_font_file
+
+    typer.echo(f"form font ready: {regular_font_file(get_settings().cache_path)}")
+
+
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the API (and pages) with uvicorn."""

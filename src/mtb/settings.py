@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     storage_path: Path = Path("var/files")
     catalog_path: Path = Path("data/catalog")
     calendar_path: Path = Path("data/calendar/cn-workdays.yaml")
+    # Derived files worth keeping between runs (the regular-weight instance of the form font).
+    cache_path: Path = Path("var/cache")
     # Uploads: limits per file and per application, and what an image or PDF may be.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_files_per_application: int = Field(default=20, ge=1)

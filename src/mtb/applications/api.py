@@ -54,7 +54,7 @@ async def submit_application(application_id: uuid.UUID, acting: Writer, session:
     """Submit for review. The same `Idempotency-Key` returns the same answer without a second
     submission; a retry without a key after success is a 409 `already_submitted`."""
     app = await get_readable(session, acting.actor, application_id)
-    if idempotency_key is not None and (prior := await replay(session, app, "submit", idempotency_key)):
+    if idempotency_key is not None and (prior := await replay(session, app.id, "submit", idempotency_key)):
         return JSONResponse(prior.body, status_code=prior.status_code)
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
@@ -67,7 +67,7 @@ async def submit_application(application_id: uuid.UUID, acting: Writer, session:
         # The same key may have won a race a moment ago: answer as it was answered.
         await session.rollback()
         async with request.app.state.sessionmaker() as fresh:
-            prior = await replay(fresh, app, "submit", idempotency_key)
+            prior = await replay(fresh, application_id, "submit", idempotency_key)
         if prior is None:
             raise
         return JSONResponse(prior.body, status_code=prior.status_code)

@@ -207,10 +207,10 @@ async def withdraw(session: AsyncSession, app: Application, *, actor: Actor, rea
     await set_status(session, app, Status.withdrawn, actor=actor, reason=reason)
 
 
-async def replay(session: AsyncSession, app: Application, action: str,
+async def replay(session: AsyncSession, application_id: uuid.UUID, action: str,
                  key: str) -> IdempotentResponse | None:
     return (await session.execute(select(IdempotentResponse).where(
-        IdempotentResponse.application_id == app.id, IdempotentResponse.action == action,
+        IdempotentResponse.application_id == application_id, IdempotentResponse.action == action,
         IdempotentResponse.key == key))).scalar_one_or_none()
 
 

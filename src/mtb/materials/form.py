@@ -1,5 +1,7 @@
 """The application form as a PDF, with an embedded Chinese font (Noto Sans SC, from the
-justmytype-intl-cjk package the install brings).
+justmytype-intl-cjk package the install brings). The package ships a variable font whose default
+instance is the thinnest weight, so the regular weight is instantiated once (fontTools, ~12 s) and
+kept under `MTB_CACHE_PATH`; `mtb fonts` does it ahead of the first form.
 
 Beijing: 《北京市医疗保险特殊病种备案申报表》 pre-filled for printing, with the boxes the physician fills
 in and signs. Hubei: the electronic recognition form (门诊慢特病待遇认定申请表), generated from what was
@@ -9,10 +11,13 @@ filled in online. ID numbers are printed masked, like everywhere else.
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -22,14 +27,37 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from mtb.settings import get_settings
+
 FONT = "NotoSansSC"
+
+
+REGULAR_FILE = "NotoSansSC-Regular.ttf"
+
+
+def regular_font_file(cache: Path) -> Path:
+    """The regular-weight font file, made from the variable font on first use."""
+    target = cache / REGULAR_FILE
+    if target.exists():
+        return target
+    from fontTools.ttLib import TTFont as FontToolsFont
+    from fontTools.varLib import instancer
+
+    source = resources.files("justmytype_intl_cjk") / "fonts/ofl/notosanssc/NotoSansSC[wght].ttf"
+    with resources.as_file(source) as file:
+        regular = instancer.instantiateVariableFont(FontToolsFont(str(file)), {"wght": 400},
+                                                   updateFontNames=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=".font-")
+    os.close(fd)
+    regular.save(tmp)
+    os.replace(tmp, target)  # atomic: several workers may race to make it
+    return target
 
 
 @lru_cache(maxsize=1)
 def register_font() -> str:
-    path = resources.files("justmytype_intl_cjk") / "fonts/ofl/notosanssc/NotoSansSC[wght].ttf"
-    with resources.as_file(path) as file:
-        pdfmetrics.registerFont(TTFont(FONT, str(file)))
+    pdfmetrics.registerFont(TTFont(FONT, str(regular_font_file(get_settings().cache_path))))
     return FONT
 
 
@@ -80,7 +108,7 @@ def render_form(data: FormData) -> bytes:
         [p("参保地"), p(data.insured_region), p("病种类别"), p(data.category)],
         [p("申请病种"), p(data.disease + (f"（{data.laterality}）" if data.laterality else "")), "", ""],
         [p("定点医疗机构"), p(data.hospital), "", ""],
-        [p("申请人"), p(f"{data.applicant}（{data.relation}）"), p("办理渠道"), p(data.channel)],
+        [p("申请人"), p(data.applicant if data.relation == "本人" else f"{data.applicant}（参保人的{data.relation}）"), p("办理渠道"), p(data.channel)],
         [p("申请日期"), p(data.created.isoformat()), p("提交日期"),
          p(data.submitted.isoformat() if data.submitted else "尚未提交")],
     ]

@@ -70,20 +70,32 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
     return Inspection("application/pdf", "pdf", pages=pages)
 
 
+def _too_large(settings: Settings) -> Unprocessable:
+    return Unprocessable("image_too_large",
+                         f"图片像素过大（最多 {settings.max_image_pixels // 1_000_000} 百万像素）")
+
+
 def _inspect_image(path: Path, mime: str, settings: Settings) -> Inspection:
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, far above ours
+        raise _too_large(settings) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise Unprocessable("image_unreadable", "图片已损坏或不完整，请重新拍摄或导出后上传") from exc
+    try:
+        with img:
             width, height = img.size
             if width * height > settings.max_image_pixels:
-                raise Unprocessable("image_too_large",
-                                    f"图片像素过大（最多 {settings.max_image_pixels // 1_000_000} 百万像素）")
+                raise _too_large(settings)
             if Image.MIME.get(img.format or "") != mime:
                 raise UnsupportedMediaType("unsupported_file_type", "只能上传 PDF、JPG 或 PNG 格式的文件")
             img.load()
             sharpness = _edge_variance(img)
     except (Unprocessable, UnsupportedMediaType):
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise Unprocessable("image_unreadable", "图片已损坏或不完整，请重新拍摄或导出后上传") from exc
     if min(width, height) < settings.min_image_side:
         raise Unprocessable("image_resolution_too_low",

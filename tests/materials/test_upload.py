@@ -1,0 +1,181 @@
+"""Uploading materials: type by content, limits, image and PDF checks, storage, download, removal.
+
+domain.md: "Files are PDF or JPG, photographed or scanned on the phone, and must be clear and complete."
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from mtb.app import create_app
+from mtb.materials.models import Material
+from mtb.settings import Settings, get_settings
+from tests.applications.helpers import BEIJING_SELF, HUBEI, create, upload
+from tests.factories import Seed
+from tests.files import document_photo, encrypted_pdf, noise_png, pdf, png_header_only
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    root = settings.storage_path
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def material_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Material)).scalar_one()
+
+
+@pytest.fixture
+async def draft(client: httpx.AsyncClient, seed: Seed) -> tuple[str, dict[str, str]]:
+    await seed.catalogs()
+    headers = await seed.login(await seed.person("zhang"))
+    app = (await create(client, headers, **BEIJING_SELF)).json()
+    return app["id"], headers
+
+
+async def test_photo_is_stored_by_hash_and_downloads_identically(
+        client: httpx.AsyncClient, seed: Seed, draft: tuple[str, dict[str, str]], settings: Settings) -> None:
+    app_id, headers = draft
+    content = document_photo()
+    response = await upload(client, headers, app_id, "diagnosis_certificate", content, name="../../etc/诊断证明.jpg")
+    assert response.status_code == 201, response.text
+    material = response.json()
+    assert material["content_type"] == "image/jpeg" and material["size"] == len(content)
+    assert material["file_name"] == "诊断证明.jpg" and material["warnings"] == []
+    assert (material["width"], material["height"]) == (1600, 1200)
+    files = stored_files(settings)
+    assert [f.name for f in files] == [material["sha256"]]
+    download = await client.get(material["download_url"], headers=headers)
+    assert download.status_code == 200 and download.content == content
+    assert download.headers["content-type"] == "image/jpeg"
+    assert download.headers["x-content-type-options"] == "nosniff"
+    li = await seed.login(await seed.person("li"))
+    assert (await client.get(material["download_url"], headers=li)).status_code == 404
+
+
+async def test_type_is_judged_by_content_not_name(client: httpx.AsyncClient, draft: tuple[str, dict[str, str]],
+                                                  settings: Settings, sync_engine: Engine) -> None:
+    app_id, headers = draft
+    for content, name in ((b"<html><script>alert(1)</script></html>", "x.jpg"), (b"just text", "x.pdf"),
+                          (b"", "empty.pdf"), (b"GIF89a" + b"\x00" * 100, "x.png")):
+        response = await upload(client, headers, app_id, "diagnosis_certificate", content, name=name)
+        assert response.status_code == 415, (name, response.text)
+        assert response.json() == {"error": "unsupported_file_type", "detail": "只能上传 PDF、JPG 或 PNG 格式的文件"}
+    # A real PDF named .jpg is a PDF.
+    ok = await upload(client, headers, app_id, "filing_form", pdf(3), name="form.jpg")
+    assert ok.status_code == 201 and ok.json()["content_type"] == "application/pdf" and ok.json()["pages"] == 3
+    assert ok.json()["file_name"] == "form.pdf"
+    assert material_rows(sync_engine) == 1 and len(stored_files(settings)) == 1
+
+
+async def test_bad_pdfs_and_images_are_refused_and_leave_nothing(
+        client: httpx.AsyncClient, draft: tuple[str, dict[str, str]], settings: Settings,
+        sync_engine: Engine) -> None:
+    app_id, headers = draft
+    truncated = document_photo()[:5000]
+    cases = [
+        (encrypted_pdf(), "pdf_encrypted", 422),
+        (pdf(settings.max_pdf_pages + 1), "pdf_too_many_pages", 422),
+        (b"%PDF-1.7\n" + b"garbage" * 50, "pdf_unreadable", 422),
+        (truncated, "image_unreadable", 422),
+        (png_header_only(60000, 60000), "image_too_large", 422),
+        (document_photo(200, 150), "image_resolution_too_low", 422),
+    ]
+    for content, code, status in cases:
+        response = await upload(client, headers, app_id, "diagnosis_certificate", content)
+        assert (response.status_code, response.json()["error"]) == (status, code), response.text
+    assert material_rows(sync_engine) == 0
+    assert stored_files(settings) == []
+
+
+async def test_blurred_or_small_photo_is_accepted_with_a_warning(
+        client: httpx.AsyncClient, draft: tuple[str, dict[str, str]]) -> None:
+    """Issue 3: "a blurred or tiny photo is accepted with a warning the applicant sees (照片可能不清晰)"."""
+    app_id, headers = draft
+    blurred = await upload(client, headers, app_id, "diagnosis_certificate", document_photo(blur=6))
+    assert blurred.status_code == 201
+    assert [w["code"] for w in blurred.json()["warnings"]] == ["photo_may_be_unclear"]
+    assert "照片可能不清晰" in blurred.json()["warnings"][0]["message"]
+    small = await upload(client, headers, app_id, "supplementary", document_photo(800, 640, fmt="PNG"))
+    assert small.status_code == 201 and [w["code"] for w in small.json()["warnings"]] == ["photo_resolution_low"]
+    shown = (await client.get(f"/api/v1/applications/{app_id}", headers=headers)).json()
+    assert {m["warnings"][0]["code"] for m in shown["materials"]} == {"photo_may_be_unclear", "photo_resolution_low"}
+
+
+async def test_size_and_count_limits(settings: Settings, monkeypatch: pytest.MonkeyPatch, sync_engine: Engine) -> None:
+    monkeypatch.setenv("MTB_MAX_UPLOAD_BYTES", "300000")
+    monkeypatch.setenv("MTB_MAX_FILES_PER_APPLICATION", "2")
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mtb.test") as c:
+        limited = Seed(app.state.sessionmaker, c)
+        await limited.catalogs()
+        headers = await limited.login(await limited.person("zhang"))
+        app_id = (await create(c, headers, **BEIJING_SELF)).json()["id"]
+        big = noise_png(700, 700)
+        assert len(big) > 300000
+        too_big = await upload(c, headers, app_id, "diagnosis_certificate", big)
+        assert too_big.status_code == 413 and too_big.json()["error"] == "file_too_large"
+        for _ in range(2):
+            assert (await upload(c, headers, app_id, "supplementary", document_photo(1000, 800))).status_code == 201
+        third = await upload(c, headers, app_id, "supplementary", document_photo(1000, 800, seed=3))
+        assert third.status_code == 422 and third.json()["error"] == "too_many_files"
+    await app.state.engine.dispose()
+    assert material_rows(sync_engine) == 2
+    tmp = get_settings().storage_path / "tmp"
+    assert not any(tmp.iterdir())
+
+
+async def test_kinds_and_fields_come_from_the_catalog(client: httpx.AsyncClient, seed: Seed,
+                                                      draft: tuple[str, dict[str, str]]) -> None:
+    app_id, headers = draft
+    unknown = await upload(client, headers, app_id, "identity_front")
+    assert unknown.status_code == 422 and unknown.json()["error"] == "material_kind_unknown"
+    bad_title = await upload(client, headers, app_id, "diagnosis_certificate", physician_title="教授")
+    assert bad_title.status_code == 422 and bad_title.json()["error"] == "physician_title_invalid"
+    ok = await upload(client, headers, app_id, "diagnosis_certificate", physician_title="chief")
+    assert ok.status_code == 201 and ok.json()["fields"] == {"physician_title": "chief"}
+    zh = await seed.login(await seed.person("zhao"))
+    hubei = (await create(client, zh, **HUBEI)).json()["id"]
+    generated = await upload(client, zh, hubei, "application_form")
+    assert generated.status_code == 422 and generated.json()["error"] == "material_generated"
+
+
+async def test_remove_and_replace_only_while_editable(client: httpx.AsyncClient, draft: tuple[str, dict[str, str]],
+                                                      settings: Settings, sync_engine: Engine) -> None:
+    app_id, headers = draft
+    first = (await upload(client, headers, app_id, "diagnosis_certificate", document_photo(seed=1))).json()
+    # Replacing with a bad file fails and keeps the old material and its file.
+    failed = await client.put(f"/api/v1/applications/{app_id}/materials/{first['id']}", headers=headers,
+                              files={"file": ("x.jpg", b"not an image", "image/jpeg")})
+    assert failed.status_code == 415
+    assert [f.name for f in stored_files(settings)] == [first["sha256"]]
+    replaced = await client.put(f"/api/v1/applications/{app_id}/materials/{first['id']}", headers=headers,
+                                files={"file": ("new.jpg", document_photo(seed=2), "image/jpeg")})
+    assert replaced.status_code == 200 and replaced.json()["kind"] == "diagnosis_certificate"
+    assert [f.name for f in stored_files(settings)] == [replaced.json()["sha256"]]
+    deleted = await client.delete(f"/api/v1/applications/{app_id}/materials/{replaced.json()['id']}", headers=headers)
+    assert deleted.status_code == 204
+    assert material_rows(sync_engine) == 0 and stored_files(settings) == []
+    missing = await client.delete(f"/api/v1/applications/{app_id}/materials/{first['id']}", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"] == "material_not_found"
+    await client.post(f"/api/v1/applications/{app_id}/withdraw", headers=headers)
+    late = await upload(client, headers, app_id, "diagnosis_certificate")
+    assert late.status_code == 409 and late.json()["error"] == "application_not_editable"
+
+
+async def test_same_content_twice_is_stored_once_and_kept_while_used(
+        client: httpx.AsyncClient, draft: tuple[str, dict[str, str]], settings: Settings) -> None:
+    app_id, headers = draft
+    content = document_photo(seed=5)
+    a = (await upload(client, headers, app_id, "diagnosis_certificate", content)).json()
+    b = (await upload(client, headers, app_id, "supplementary", content)).json()
+    assert a["sha256"] == b["sha256"] and len(stored_files(settings)) == 1
+    await client.delete(f"/api/v1/applications/{app_id}/materials/{a['id']}", headers=headers)
+    assert len(stored_files(settings)) == 1
+    assert (await client.get(b["download_url"], headers=headers)).content == content
