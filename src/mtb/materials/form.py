@@ -108,7 +108,7 @@ def render_form(data: FormData) -> bytes:
         [p("参保地"), p(data.insured_region), p("病种类别"), p(data.category)],
         [p("申请病种"), p(data.disease + (f"（{data.laterality}）" if data.laterality else "")), "", ""],
         [p("定点医疗机构"), p(data.hospital), "", ""],
-        [p("申请人"), p(data.applicant if data.relation == "本人" else f"{data.applicant}（参保人的{data.relation}）"), p("办理渠道"), p(data.channel)],
+        [p("申请人"), p(data.applicant if data.relation == "本人" else f"{data.applicant}（为{data.relation}代办）"), p("办理渠道"), p(data.channel)],
         [p("申请日期"), p(data.created.isoformat()), p("提交日期"),
          p(data.submitted.isoformat() if data.submitted else "尚未提交")],
     ]
