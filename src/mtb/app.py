@@ -25,6 +25,9 @@ from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
 from mtb.materials.storage import LocalStorage
 from mtb.notifications.api import router as notifications_router
+from mtb.qualifications.api import router as qualifications_router
+from mtb.review.api import router as review_router
+from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
 
 log = logging.getLogger("mtb.app")
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = RegistryVerifier()
     app.state.storage = LocalStorage(settings.storage_path)
     app.state.calendar = load_calendar(settings.calendar_path)
+    app.state.reasons = load_reasons(settings.reason_codes_path)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -113,4 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(materials_router)
     app.include_router(cross_region_router)
     app.include_router(notifications_router)
+    app.include_router(review_router)
+    app.include_router(qualifications_router)
     return app

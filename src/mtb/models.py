@@ -6,6 +6,9 @@ from mtb.db import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, StaffUser
 from mtb.materials.models import Material
 from mtb.notifications.models import Notification
+from mtb.qualifications.models import Qualification
+from mtb.review.models import QualitySample, ReviewDecision
 
 __all__ = ["Application", "ApplicationEvent", "Base", "CatalogVersion", "CrossRegionFiling",
-           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "StaffUser"]
+           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "Qualification", "QualitySample",
+           "ReviewDecision", "StaffUser"]

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     max_pdf_pages: int = Field(default=50, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     min_image_side: int = Field(default=600, ge=1)
+    reason_codes_path: Path = Path("data/review/reason-codes.yaml")
+    claim_idle_minutes: int = Field(default=30, ge=1)
+    # Share of approvals drawn at random for a senior reviewer's check (0 turns sampling off).
+    quality_sample_rate: float = Field(default=0.05, ge=0, le=1)
     # Signs access tokens. Rotating it logs everybody out, nothing more.
     secret_key: str = DEV_SECRET
     # Encrypts resident ID numbers and keys their lookup hash. Rotating it needs a re-encryption run,

@@ -14,3 +14,8 @@ def utcnow() -> datetime:
 
 def local_today() -> date:
     return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def local_date(instant: datetime) -> date:
+    """The agency's calendar day of an instant."""
+    return instant.astimezone(ZoneInfo(get_settings().timezone)).date()

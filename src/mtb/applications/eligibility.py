@@ -20,6 +20,7 @@ from mtb.catalog.document import CatalogDocument, Disease, Hospital
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson, PersonStatus
+from mtb.qualifications.service import active_qualification
 from mtb.timeutil import local_today
 
 
@@ -87,8 +88,9 @@ async def check_person(session: AsyncSession, person: InsuredPerson, *, region_c
                 f"您在{insured_in}参保，在{region_name}就医需先办理异地就医备案")
 
 
-async def check_no_open_application(session: AsyncSession, person: InsuredPerson, disease_code: str, *,
+async def check_not_already_applied(session: AsyncSession, person: InsuredPerson, disease_code: str, *,
                                     exclude: uuid.UUID | None = None) -> None:
+    """No other open application, and no active qualification, for this person and disease."""
     query = select(Application.id).where(
         Application.beneficiary_id == person.id, Application.disease_code == disease_code,
         Application.status.in_([s.value for s in OPEN]))
@@ -98,3 +100,7 @@ async def check_no_open_application(session: AsyncSession, person: InsuredPerson
     if existing is not None:
         raise Conflict("application_exists", "该参保人已有此病种的申请正在办理中",
                        extra={"application_id": str(existing)})
+    qualification = await active_qualification(session, person.id, disease_code)
+    if qualification is not None:
+        raise Conflict("qualification_exists", "该参保人已有此病种的有效备案，如需更换医院请办理变更",
+                       extra={"qualification_id": str(qualification)})

@@ -42,13 +42,19 @@ class Application(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     round: Mapped[int] = mapped_column(Integer, default=0)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The reviewer holding the application (a claim lapses after MTB_CLAIM_IDLE_MINUTES).
+    claimed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Two-stage review: the reviewer whose approval awaits a second reviewer's confirmation.
+    pending_approval_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ApplicationEvent(Base):
-    """One status change: the applicant's timeline and the audit trail are this table."""
+    """The append-only history: status changes (the applicant's timeline) and the other audited acts
+    (claims, first approvals, window entries, staff viewing a material) with their actor."""
 
     __tablename__ = "application_events"
 
@@ -57,6 +63,8 @@ class ApplicationEvent(Base):
     application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_status: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32), default="status", server_default="status")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -18,6 +18,9 @@ class Relation(StrEnum):
     other = "other"
 
 
+VERDICT_LABELS = {"acceptable": "合格", "unclear": "不清晰，请重新上传", "invalid": "无效，请更换"}
+OUTCOME_LABELS = {"approve": "审核通过", "return": "退回补正", "reject": "不予通过"}
+
 RELATION_LABELS = {"self": "本人", "spouse": "配偶", "parent": "父母", "child": "子女",
                    "sibling": "兄弟姐妹", "other_relative": "其他亲属", "other": "其他"}
 
@@ -65,6 +68,9 @@ class MaterialOut(BaseModel):
     height: int | None
     warnings: list[dict[str, str]]
     fields: dict[str, str]
+    verdict: str | None
+    verdict_label: str | None
+    verdict_comment: str | None
     created_at: datetime
     download_url: str
 
@@ -86,6 +92,22 @@ class TimelineEntry(BaseModel):
     reason: str | None
     round: int
     at: datetime
+
+
+class DecisionReason(BaseModel):
+    code: str
+    name: str
+    detail: str
+
+
+class DecisionOut(BaseModel):
+    round: int
+    outcome: str
+    outcome_label: str
+    reasons: list[DecisionReason]
+    materials: list[dict[str, str]]
+    note: str | None
+    decided_at: datetime
 
 
 class ApplicationOut(BaseModel):
@@ -110,7 +132,9 @@ class ApplicationOut(BaseModel):
     updated_at: datetime
     materials: list[MaterialOut]
     checklist: list[ChecklistItem]
-    decision: None = None
+    decision: DecisionOut | None
+    decisions: list[DecisionOut]
+    awaiting_confirmation: bool
     timeline: list[TimelineEntry]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor, readable_by
-from mtb.applications.eligibility import Choice, check_choice, check_no_open_application, check_person
+from mtb.applications.eligibility import Choice, check_choice, check_not_already_applied, check_person
 from mtb.applications.models import Application, ApplicationEvent, IdempotentResponse
 from mtb.applications.schemas import ApplicationCreate
 from mtb.applications.states import ALLOWED, EDITABLE, LABELS, Status
@@ -74,7 +74,7 @@ async def create_application(session: AsyncSession, *, actor: Actor, actor_perso
     check_choice(catalog.document, choice, via_window=via_window)
     await check_person(session, beneficiary, region_code=payload.region_code,
                        region_name=catalog.document.region.name)
-    await check_no_open_application(session, beneficiary, payload.disease_code)
+    await check_not_already_applied(session, beneficiary, payload.disease_code)
     now = utcnow()
     app = Application(
         region_code=payload.region_code, catalog_version_id=catalog.version_id,
@@ -115,6 +115,26 @@ async def set_status(session: AsyncSession, app: Application, to: Status, *, act
                                  created_at=now))
     await _announce(session, app, to, reason)
     await session.flush()
+
+
+async def record(session: AsyncSession, app: Application, action: str, *, actor: Actor,
+                 detail: dict[str, Any] | None = None, reason: str | None = None) -> None:
+    """Append an audited act that is not a status change (a claim, a staff member viewing a material)."""
+    session.add(ApplicationEvent(application_id=app.id, from_status=app.status, to_status=app.status,
+                                 action=action, detail=detail, actor_kind=actor.kind, actor_id=actor.id,
+                                 reason=reason, round=app.round, created_at=utcnow()))
+    await session.flush()
+
+
+async def update_guarded(session: AsyncSession, app: Application, **values: Any) -> None:
+    """Change fields other than the status, only if nobody changed the application meanwhile (409 if so)."""
+    result = await session.execute(
+        update(Application).where(Application.id == app.id, Application.version == app.version)
+        .values(version=app.version + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("concurrent_change", "申请已被他人同时处理，请刷新后查看")
+    await session.refresh(app)
 
 
 async def _announce(session: AsyncSession, app: Application, to: Status, reason: str | None) -> None:
@@ -189,7 +209,7 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
                  via_window=app.submitter_staff_id is not None)
     await check_person(session, beneficiary, region_code=app.region_code,
                        region_name=current.document.region.name)
-    await check_no_open_application(session, beneficiary, app.disease_code, exclude=app.id)
+    await check_not_already_applied(session, beneficiary, app.disease_code, exclude=app.id)
     made_under = await catalog_by_version_id(session, app.catalog_version_id)
     missing = await missing_materials(session, app, made_under)
     if missing:

@@ -8,11 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.models import Application, ApplicationEvent
 from mtb.applications.schemas import (
+    OUTCOME_LABELS,
     RELATION_LABELS,
+    VERDICT_LABELS,
     ApplicationOut,
     ApplicationSummary,
     ChecklistItem,
     CodeName,
+    DecisionOut,
+    DecisionReason,
     MaterialOut,
     PersonRef,
     TimelineEntry,
@@ -22,6 +26,7 @@ from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import catalog_by_version_id
 from mtb.identity.models import InsuredPerson
 from mtb.materials.models import Material
+from mtb.review.models import ReviewDecision
 
 
 def _names(doc: CatalogDocument, app: Application) -> tuple[CodeName, CodeName, CodeName, CodeName | None]:
@@ -44,7 +49,8 @@ def material_out(doc: CatalogDocument, m: Material) -> MaterialOut:
         id=m.id, kind=m.kind, kind_name=kind.name if kind else m.kind, file_name=m.file_name,
         content_type=m.content_type, size=m.size, sha256=m.sha256, pages=m.pages, width=m.width,
         height=m.height, warnings=list(m.warnings or []), fields={k: str(v) for k, v in (m.fields or {}).items()},
-        created_at=m.created_at,
+        verdict=m.verdict, verdict_label=VERDICT_LABELS.get(m.verdict) if m.verdict else None,
+        verdict_comment=m.verdict_comment, created_at=m.created_at,
         download_url=f"/api/v1/applications/{m.application_id}/materials/{m.id}/file")
 
 
@@ -67,8 +73,15 @@ async def application_out(session: AsyncSession, app: Application) -> Applicatio
         select(Material).where(Material.application_id == app.id)
         .order_by(Material.created_at, Material.id))).scalars())
     events = list((await session.execute(
-        select(ApplicationEvent).where(ApplicationEvent.application_id == app.id)
+        select(ApplicationEvent).where(ApplicationEvent.application_id == app.id,
+                                       ApplicationEvent.action == "status")
         .order_by(ApplicationEvent.id))).scalars())
+    decisions = [DecisionOut(
+        round=d.round, outcome=d.outcome, outcome_label=OUTCOME_LABELS[d.outcome],
+        reasons=[DecisionReason(**r) for r in d.reasons], materials=list(d.material_verdicts), note=d.note,
+        decided_at=d.decided_at) for d in (await session.execute(
+            select(ReviewDecision).where(ReviewDecision.application_id == app.id, ReviewDecision.final.is_(True))
+            .order_by(ReviewDecision.decided_at))).scalars()]
     checklist: list[ChecklistItem] = []
     disease_entry = doc.disease(app.disease_code)
     if disease_entry is not None:
@@ -87,6 +100,8 @@ async def application_out(session: AsyncSession, app: Application) -> Applicatio
         status_label=LABELS[Status(app.status)], round=app.round, due_date=app.due_date,
         submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
         materials=[material_out(doc, m) for m in materials], checklist=checklist,
+        decision=decisions[-1] if decisions else None, decisions=decisions,
+        awaiting_confirmation=app.pending_approval_by_id is not None,
         timeline=[TimelineEntry(from_status=e.from_status, to_status=e.to_status,
                                 label=LABELS[Status(e.to_status)], actor_kind=e.actor_kind, reason=e.reason,
                                 round=e.round, at=e.created_at) for e in events])

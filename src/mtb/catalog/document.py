@@ -108,6 +108,7 @@ class Disease(Strict):
     materials: list[MaterialRequirement] | None = Field(
         default=None, description="Overrides the region's default material list for this disease")
     rules: list[Rule] = []
+    two_stage_review: bool = Field(default=False, description="An approval needs a second reviewer's confirmation")
     benefits: list[Benefit] = []
     note: str = ""
 

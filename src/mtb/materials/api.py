@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from mtb.applications.auth import Reader, Writer
 from mtb.applications.schemas import MaterialOut
-from mtb.applications.service import get_readable
+from mtb.applications.service import get_readable, record
 from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.db import DBSession
@@ -80,6 +80,9 @@ async def download(application_id: uuid.UUID, material_id: uuid.UUID, request: R
     path = _storage(request).path_for(material.sha256)
     if not path.exists():
         raise NotFound("material_file_missing", "材料文件不存在，请联系医保经办机构")
+    if acting.actor.kind == "staff":  # staff reading a person's medical material is audited
+        await record(session, app, "material_viewed", actor=acting.actor,
+                     detail={"material_id": str(material.id), "kind": material.kind})
     return FileResponse(path, media_type=material.content_type, filename=material.file_name,
                         content_disposition_type="inline",
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

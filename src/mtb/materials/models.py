@@ -27,6 +27,9 @@ class Material(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     warnings: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The reviewer's latest verdict: acceptable | unclear | invalid (a replaced file starts without one).
+    verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    verdict_comment: Mapped[str | None] = mapped_column(String(500), nullable=True)
     uploaded_by_kind: Mapped[str] = mapped_column(String(16))
     uploaded_by_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

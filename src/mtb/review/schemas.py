@@ -1,0 +1,85 @@
+"""Review requests and answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ReasonIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    detail: str | None = Field(default=None, max_length=1000)
+
+
+class MaterialVerdictIn(BaseModel):
+    material_id: uuid.UUID
+    verdict: Literal["acceptable", "unclear", "invalid"]
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class DecisionIn(BaseModel):
+    outcome: Literal["approve", "return", "reject"]
+    reasons: list[ReasonIn] = Field(default=[], max_length=20)
+    materials: list[MaterialVerdictIn] = Field(default=[], max_length=50)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReasonCodeOut(BaseModel):
+    code: str
+    name: str
+    needs_detail: bool
+
+
+class QueueItem(BaseModel):
+    id: uuid.UUID
+    disease_code: str
+    disease_name: str
+    hospital_name: str
+    channel: str
+    channel_name: str
+    beneficiary_name: str
+    beneficiary_id_number_masked: str
+    status: str
+    status_label: str
+    round: int
+    submitted_at: datetime | None
+    due_date: date | None
+    working_days_left: int | None
+    overdue: bool
+    claimed_by: str | None
+    awaiting_confirmation: bool
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class HistoryEntry(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str
+    actor_kind: str
+    actor: str | None
+    reason: str | None
+    detail: dict[str, object] | None
+    round: int
+    at: datetime
+
+
+class SampleOut(BaseModel):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    drawn_at: datetime
+    checked_by: str | None
+    checked_at: datetime | None
+    result: str | None
+    note: str | None
+
+
+class SampleCheckIn(BaseModel):
+    result: Literal["confirmed", "issue_found"]
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,164 @@
+"""Review rules: claims, decisions with reasons and material verdicts, four-eyes approval, sampling.
+
+Only the reviewer holding an application's claim decides it. Every state change is guarded by the
+application's version, so of two racing decisions exactly one is recorded and the other gets a 409.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.applications.actors import Actor
+from mtb.applications.models import Application
+from mtb.applications.service import record, set_status, update_guarded
+from mtb.applications.states import LABELS, Status
+from mtb.catalog.service import catalog_by_version_id
+from mtb.errors import Conflict, Unprocessable
+from mtb.identity.models import StaffUser
+from mtb.materials.models import Material
+from mtb.qualifications.service import grant
+from mtb.review.models import QualitySample, ReviewDecision
+from mtb.review.reasons import ReasonList
+from mtb.review.schemas import DecisionIn
+from mtb.timeutil import utcnow
+
+_random = secrets.SystemRandom()
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    holder_id: uuid.UUID | None
+    active: bool
+
+
+def claim_state(app: Application, *, idle_minutes: int, now: datetime | None = None) -> ClaimState:
+    if app.claimed_by_id is None or app.claimed_at is None:
+        return ClaimState(None, False)
+    active = app.claimed_at + timedelta(minutes=idle_minutes) > (now or utcnow())
+    return ClaimState(app.claimed_by_id, active)
+
+
+async def _holder_name(session: AsyncSession, staff_id: uuid.UUID) -> str:
+    staff = await session.get(StaffUser, staff_id)
+    return staff.username if staff else str(staff_id)
+
+
+async def claim(session: AsyncSession, app: Application, *, staff: StaffUser, idle_minutes: int) -> None:
+    """Take (or refresh) the application for review; a lapsed claim of someone else can be taken over."""
+    status = Status(app.status)
+    if status not in (Status.submitted, Status.in_review):
+        raise Conflict("not_claimable", f"申请当前状态为“{LABELS[status]}”，无需审核")
+    if app.pending_approval_by_id == staff.id:
+        raise Conflict("four_eyes_required", "该申请已由您初审通过，需由另一位审核人员复核")
+    state = claim_state(app, idle_minutes=idle_minutes)
+    if state.active and state.holder_id != staff.id:
+        assert state.holder_id is not None
+        holder = await _holder_name(session, state.holder_id)
+        raise Conflict("claimed_by_other", f"该申请正由 {holder} 审核", extra={"holder": holder})
+    actor = Actor.of_staff(staff)
+    now = utcnow()
+    if status == Status.submitted:
+        await set_status(session, app, Status.in_review, actor=actor, claimed_by_id=staff.id, claimed_at=now)
+    else:
+        await update_guarded(session, app, claimed_by_id=staff.id, claimed_at=now)
+    await record(session, app, "claim", actor=actor,
+                 detail={"took_over_from": str(state.holder_id)} if state.holder_id not in (None, staff.id) else None)
+
+
+async def release(session: AsyncSession, app: Application, *, staff: StaffUser, idle_minutes: int) -> None:
+    state = claim_state(app, idle_minutes=idle_minutes)
+    if state.holder_id != staff.id:
+        raise Conflict("not_claim_holder", "您没有领取此申请")
+    await update_guarded(session, app, claimed_by_id=None, claimed_at=None)
+    await record(session, app, "release", actor=Actor.of_staff(staff))
+
+
+def _check_reasons(payload: DecisionIn, reasons: ReasonList) -> list[dict[str, str]]:
+    checked = []
+    for i, given in enumerate(payload.reasons):
+        code = reasons.get(given.code)
+        if code is None:
+            raise Unprocessable("reason_code_unknown", f"第 {i + 1} 条原因的代码 {given.code} 不存在")
+        detail = (given.detail or "").strip()
+        if code.needs_detail and not detail:
+            raise Unprocessable("reason_detail_required", f"选择“{code.name}”时请写明具体原因")
+        checked.append({"code": code.code, "name": code.name, "detail": detail})
+    if payload.outcome in ("return", "reject") and not checked:
+        raise Unprocessable("reason_required", "退回或不予通过时至少选择一条原因")
+    return checked
+
+
+async def _apply_verdicts(session: AsyncSession, app: Application, payload: DecisionIn) -> list[dict[str, str]]:
+    ids = {m.id for m in (await session.execute(
+        select(Material).where(Material.application_id == app.id))).scalars()}
+    verdicts = []
+    for v in payload.materials:
+        if v.material_id not in ids:
+            raise Unprocessable("material_not_in_application", "所标注的材料不属于此申请")
+        await session.execute(update(Material).where(Material.id == v.material_id)
+                              .values(verdict=v.verdict, verdict_comment=v.comment))
+        verdicts.append({"material_id": str(v.material_id), "verdict": v.verdict, "comment": v.comment or ""})
+    return verdicts
+
+
+async def decide(session: AsyncSession, app: Application, *, staff: StaffUser, payload: DecisionIn,
+                 reasons: ReasonList, idle_minutes: int, sample_rate: float) -> ReviewDecision:
+    status = Status(app.status)
+    if status != Status.in_review:
+        raise Conflict("not_in_review", f"申请当前状态为“{LABELS[status]}”，请先领取后再审核")
+    state = claim_state(app, idle_minutes=idle_minutes)
+    if not (state.active and state.holder_id == staff.id):
+        raise Conflict("not_claim_holder", "只有领取此申请的审核人员可以作出决定，请先领取")
+    checked = _check_reasons(payload, reasons)
+    verdicts = await _apply_verdicts(session, app, payload)
+    actor = Actor.of_staff(staff)
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    disease = doc.disease(app.disease_code)
+    two_stage = bool(disease and disease.two_stage_review)
+    now = utcnow()
+    summary = "；".join(r["name"] + (f"（{r['detail']}）" if r["detail"] else "") for r in checked) or None
+    first_stage = payload.outcome == "approve" and two_stage and app.pending_approval_by_id is None
+    if first_stage:
+        await update_guarded(session, app, pending_approval_by_id=staff.id, claimed_by_id=None, claimed_at=None)
+        await record(session, app, "first_approval", actor=actor, reason=payload.note)
+    else:
+        if app.pending_approval_by_id == staff.id:
+            raise Conflict("four_eyes_required", "该申请已由您初审通过，需由另一位审核人员复核")
+        target = {"approve": Status.approved, "return": Status.returned, "reject": Status.rejected}[payload.outcome]
+        await set_status(session, app, target, actor=actor, reason=summary, claimed_by_id=None, claimed_at=None,
+                         pending_approval_by_id=None)
+    decision = ReviewDecision(application_id=app.id, round=app.round, outcome=payload.outcome,
+                              final=not first_stage, reasons=checked, material_verdicts=verdicts,
+                              note=payload.note, reviewer_id=staff.id, decided_at=now)
+    session.add(decision)
+    await session.flush()
+    if payload.outcome == "approve" and not first_stage:
+        await grant(session, app, at=now)
+        if sample_rate > 0 and _random.random() < sample_rate:
+            session.add(QualitySample(application_id=app.id, region_code=app.region_code,
+                                      decision_id=decision.id, drawn_at=now))
+            await session.flush()
+    return decision
+
+
+async def check_sample(session: AsyncSession, sample: QualitySample, *, staff: StaffUser, result: str,
+                       note: str | None) -> None:
+    if sample.checked_at is not None:
+        raise Conflict("sample_already_checked", "该抽查已完成")
+    outcome = await session.execute(
+        update(QualitySample).where(QualitySample.id == sample.id, QualitySample.checked_at.is_(None))
+        .values(checked_by_id=staff.id, checked_at=utcnow(), result=result, note=note)
+        .execution_options(synchronize_session=False))
+    if outcome.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("sample_already_checked", "该抽查已完成")
+    await session.refresh(sample)
+    app = await session.get(Application, sample.application_id)
+    assert app is not None
+    await record(session, app, "quality_check", actor=Actor.of_staff(staff), detail={"result": result},
+                 reason=note)
