@@ -88,6 +88,7 @@ def settings(database_url: str, sync_engine: Engine, tmp_path: Path,
         "MTB_CATALOG_PATH": str(ROOT / "data" / "catalog"),
         "MTB_CACHE_PATH": str(ROOT / "var" / "cache"),
         "MTB_QUALITY_SAMPLE_RATE": "0",
+        "MTB_SCHEDULER_ENABLED": "false",
         "MTB_SECRET_KEY": "test-secret-key-for-signing-access-tokens",
         "MTB_DATA_KEY": "test-data-key-for-resident-id-numbers-0001",
     }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -21,11 +22,14 @@ from mtb.db import create_engine, create_sessionmaker
 from mtb.errors import MTBError
 from mtb.identity.api import router as auth_router
 from mtb.identity.service import RegistryVerifier
+from mtb.jobs import scheduler
 from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
 from mtb.materials.storage import LocalStorage
 from mtb.notifications.api import router as notifications_router
+from mtb.qualifications.api import admin_router as qualifications_admin_router
 from mtb.qualifications.api import router as qualifications_router
+from mtb.qualifications.eligibility import router as eligibility_router
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
@@ -83,8 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.scheduler_enabled:
+            task = asyncio.create_task(scheduler(app.state.sessionmaker, settings))
         yield
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await engine.dispose()
 
     app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan,
@@ -119,4 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications_router)
     app.include_router(review_router)
     app.include_router(qualifications_router)
+    app.include_router(qualifications_admin_router)
+    app.include_router(eligibility_router)
     return app

@@ -33,10 +33,14 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 catalog_app = typer.Typer(help="Policy catalog", no_args_is_help=True)
 insured_app = typer.Typer(help="Insured registry", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts", no_args_is_help=True)
+jobs_app = typer.Typer(help="Periodic jobs", no_args_is_help=True)
+hospital_key_app = typer.Typer(help="Hospital API keys for the eligibility check", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(insured_app, name="insured")
 app.add_typer(staff_app, name="staff")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(hospital_key_app, name="hospital-key")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -119,6 +123,38 @@ def staff_create(
         fail(f"{exc.code}: {exc.detail}")
         return
     typer.echo(f"staff {staff.username} created ({staff.role}, region {staff.region_code})")
+
+
+@jobs_app.command("run")
+def jobs_run() -> None:
+    """Expire due filings, release lapsed review claims, send expiry reminders (safe to run anywhere, twice)."""
+    from mtb.jobs import run_jobs
+
+    async def runner() -> None:
+        settings = get_settings()
+        engine = create_engine(settings.database_url)
+        try:
+            report = await run_jobs(create_sessionmaker(engine), settings)
+        finally:
+            await engine.dispose()
+        typer.echo(f"expired {report.expired}, claims released {report.claims_released}, "
+                   f"reminders sent {report.reminders}")
+
+    asyncio.run(runner())
+
+
+@hospital_key_app.command("create")
+def hospital_key_create(hospital_code: str) -> None:
+    """Make an API key for a designated hospital. The key is shown once; only its hash is kept."""
+    from mtb.qualifications.keys import create_hospital_key
+
+    try:
+        row, key = in_transaction(lambda s: create_hospital_key(s, hospital_code))
+    except MTBError as exc:
+        fail(f"{exc.code}: {exc.detail}")
+        return
+    typer.echo(f"hospital {row.hospital_code} (region {row.region_code}) key, shown only now:")
+    typer.echo(key)
 
 
 @app.command("demo")

@@ -6,9 +6,9 @@ from mtb.db import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, StaffUser
 from mtb.materials.models import Material
 from mtb.notifications.models import Notification
-from mtb.qualifications.models import Qualification
+from mtb.qualifications.models import HospitalKey, Qualification, QualificationEvent, ReminderSent
 from mtb.review.models import QualitySample, ReviewDecision
 
 __all__ = ["Application", "ApplicationEvent", "Base", "CatalogVersion", "CrossRegionFiling",
-           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "Qualification", "QualitySample",
+           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "HospitalKey", "Qualification", "QualificationEvent", "QualitySample", "ReminderSent",
            "ReviewDecision", "StaffUser"]

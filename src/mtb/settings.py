@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     claim_idle_minutes: int = Field(default=30, ge=1)
     # Share of approvals drawn at random for a senior reviewer's check (0 turns sampling off).
     quality_sample_rate: float = Field(default=0.05, ge=0, le=1)
+    # After approval: reminders before expiry, the "expiring soon" status, the in-process job scheduler.
+    reminder_days: list[int] = [60, 30, 7]
+    expiring_soon_days: int = Field(default=60, ge=1)
+    scheduler_enabled: bool = True
+    jobs_interval_seconds: int = Field(default=300, ge=5)
     # Signs access tokens. Rotating it logs everybody out, nothing more.
     secret_key: str = DEV_SECRET
     # Encrypts resident ID numbers and keys their lookup hash. Rotating it needs a re-encryption run,

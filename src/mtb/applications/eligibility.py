@@ -89,8 +89,9 @@ async def check_person(session: AsyncSession, person: InsuredPerson, *, region_c
 
 
 async def check_not_already_applied(session: AsyncSession, person: InsuredPerson, disease_code: str, *,
-                                    exclude: uuid.UUID | None = None) -> None:
-    """No other open application, and no active qualification, for this person and disease."""
+                                    exclude: uuid.UUID | None = None, kind: str = "new") -> None:
+    """No other open application for this person and disease; and for a first application, no active
+    qualification either (a change or renewal is made for one)."""
     query = select(Application.id).where(
         Application.beneficiary_id == person.id, Application.disease_code == disease_code,
         Application.status.in_([s.value for s in OPEN]))
@@ -100,7 +101,7 @@ async def check_not_already_applied(session: AsyncSession, person: InsuredPerson
     if existing is not None:
         raise Conflict("application_exists", "该参保人已有此病种的申请正在办理中",
                        extra={"application_id": str(existing)})
-    qualification = await active_qualification(session, person.id, disease_code)
+    qualification = await active_qualification(session, person.id, disease_code) if kind == "new" else None
     if qualification is not None:
         raise Conflict("qualification_exists", "该参保人已有此病种的有效备案，如需更换医院请办理变更",
                        extra={"qualification_id": str(qualification)})

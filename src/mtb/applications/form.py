@@ -42,7 +42,7 @@ async def form_pdf(session: AsyncSession, app: Application) -> bytes:
         .order_by(Material.created_at))).all())
     materials: list[tuple[str, str]] = []
     if disease:
-        for req in doc.materials_for(disease):
+        for req in doc.materials_for(disease, app.kind):
             kind = doc.material_kind(req.kind)
             assert kind is not None
             files = [f for k, f in uploaded if k == kind.kind]

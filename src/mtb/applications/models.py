@@ -32,6 +32,10 @@ class Application(Base):
     disease_code: Mapped[str] = mapped_column(String(64))
     hospital_code: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(64))
+    # new: a first filing; change: another hospital for a filing; renewal: the next period of a filing.
+    kind: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
+    qualification_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("qualifications.id", use_alter=True), nullable=True)
     laterality: Mapped[str | None] = mapped_column(String(64), nullable=True)
     beneficiary_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insured_persons.id"), index=True)
     submitter_person_id: Mapped[uuid.UUID | None] = mapped_column(

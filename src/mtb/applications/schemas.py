@@ -112,6 +112,8 @@ class DecisionOut(BaseModel):
 
 class ApplicationOut(BaseModel):
     id: uuid.UUID
+    kind: str
+    qualification_id: uuid.UUID | None
     region_code: str
     region_name: str
     catalog_version: str
@@ -140,6 +142,7 @@ class ApplicationOut(BaseModel):
 
 class ApplicationSummary(BaseModel):
     id: uuid.UUID
+    kind: str
     region_code: str
     disease: CodeName
     hospital: CodeName

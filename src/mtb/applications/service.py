@@ -26,6 +26,7 @@ from mtb.identity.models import InsuredPerson
 from mtb.identity.service import find_person
 from mtb.materials.models import Material
 from mtb.notifications.service import Message, notify
+from mtb.qualifications.service import check_followup
 from mtb.timeutil import local_today, utcnow
 
 
@@ -62,8 +63,10 @@ async def resolve_beneficiary(session: AsyncSession, *, actor_person: InsuredPer
 
 
 async def create_application(session: AsyncSession, *, actor: Actor, actor_person: InsuredPerson | None,
-                             payload: ApplicationCreate) -> Application:
-    """A new draft, for oneself, for another person (agent), or entered at the window by a clerk."""
+                             payload: ApplicationCreate, kind: str = "new",
+                             qualification_id: uuid.UUID | None = None) -> Application:
+    """A new draft, for oneself, for another person (agent), or entered at the window by a clerk;
+    `kind` change or renewal names the filing it changes or renews (qualifications/lifecycle.py)."""
     via_window = actor.kind == "staff"
     if via_window and payload.region_code != actor.region_code:
         raise Unprocessable("region_mismatch", "只能录入本地区的申请")
@@ -74,12 +77,13 @@ async def create_application(session: AsyncSession, *, actor: Actor, actor_perso
     check_choice(catalog.document, choice, via_window=via_window)
     await check_person(session, beneficiary, region_code=payload.region_code,
                        region_name=catalog.document.region.name)
-    await check_not_already_applied(session, beneficiary, payload.disease_code)
+    await check_not_already_applied(session, beneficiary, payload.disease_code, kind=kind)
     now = utcnow()
     app = Application(
         region_code=payload.region_code, catalog_version_id=catalog.version_id,
         disease_code=payload.disease_code, hospital_code=payload.hospital_code, channel=payload.channel,
-        laterality=payload.laterality, beneficiary_id=beneficiary.id,
+        laterality=payload.laterality, kind=kind, qualification_id=qualification_id,
+        beneficiary_id=beneficiary.id,
         submitter_person_id=actor.id if actor.kind == "person" else None,
         submitter_staff_id=actor.id if actor.kind == "staff" else None,
         relation=relation, status=Status.draft.value, version=1, round=0, created_at=now, updated_at=now)
@@ -168,7 +172,7 @@ async def missing_materials(session: AsyncSession, app: Application,
     uploaded = set((await session.execute(
         select(Material.kind).where(Material.application_id == app.id))).scalars())
     missing = []
-    for req in doc.materials_for(disease):
+    for req in doc.materials_for(disease, app.kind):
         kind = doc.material_kind(req.kind)
         assert kind is not None
         if req.required and not kind.generated and req.kind not in uploaded:
@@ -181,7 +185,10 @@ async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCa
     doc = catalog.document
     disease = doc.disease(app.disease_code)
     assert disease is not None
+    asked = {r.kind for r in doc.materials_for(disease, app.kind)}
     for rule in disease.rules:
+        if rule.material not in asked:  # e.g. a change of hospital that asks for no certificate
+            continue
         needed = doc.title_rank(rule.title)
         titles = list((await session.execute(
             select(Material.fields).where(Material.application_id == app.id,
@@ -209,7 +216,9 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
                  via_window=app.submitter_staff_id is not None)
     await check_person(session, beneficiary, region_code=app.region_code,
                        region_name=current.document.region.name)
-    await check_not_already_applied(session, beneficiary, app.disease_code, exclude=app.id)
+    await check_not_already_applied(session, beneficiary, app.disease_code, exclude=app.id, kind=app.kind)
+    if app.kind != "new":
+        await check_followup(session, app, current.document, local_today())
     made_under = await catalog_by_version_id(session, app.catalog_version_id)
     missing = await missing_materials(session, app, made_under)
     if missing:

@@ -85,14 +85,15 @@ async def application_out(session: AsyncSession, app: Application) -> Applicatio
     checklist: list[ChecklistItem] = []
     disease_entry = doc.disease(app.disease_code)
     if disease_entry is not None:
-        for req in doc.materials_for(disease_entry):
+        for req in doc.materials_for(disease_entry, app.kind):
             kind = doc.material_kind(req.kind)
             assert kind is not None
             checklist.append(ChecklistItem(
                 kind=kind.kind, name=kind.name, required=req.required, generated=kind.generated,
                 requirement=kind.requirement, uploaded=sum(1 for m in materials if m.kind == kind.kind)))
     return ApplicationOut(
-        id=app.id, region_code=app.region_code, region_name=doc.region.name, catalog_version=catalog.version,
+        id=app.id, kind=app.kind, qualification_id=app.qualification_id, region_code=app.region_code,
+        region_name=doc.region.name, catalog_version=catalog.version,
         disease=disease, hospital=hospital, channel=channel, laterality=laterality, relation=app.relation,
         relation_label=RELATION_LABELS.get(app.relation, app.relation),
         beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
@@ -113,7 +114,7 @@ async def application_summary(session: AsyncSession, app: Application) -> Applic
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
     return ApplicationSummary(
-        id=app.id, region_code=app.region_code, disease=disease, hospital=hospital,
+        id=app.id, kind=app.kind, region_code=app.region_code, disease=disease, hospital=hospital,
         beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
         status=app.status, status_label=LABELS[Status(app.status)], due_date=app.due_date,
         created_at=app.created_at)

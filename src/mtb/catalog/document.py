@@ -113,6 +113,24 @@ class Disease(Strict):
     note: str = ""
 
 
+class ChangePolicy(Strict):
+    """Changing a filing (e.g. another designated hospital): which materials a change needs."""
+
+    materials: list[MaterialRequirement] = []
+    source: Text
+
+
+class RenewalPolicy(Strict):
+    """Renewing a filing at the end of its re-review period."""
+
+    opens_days_before: Annotated[int, Field(ge=1, le=366)]
+    grace_days: Annotated[int, Field(ge=0, le=366)]
+    is_example: bool = False
+    materials: list[MaterialRequirement] | None = Field(
+        default=None, description="None: the disease's materials, as for a new application")
+    source: Text
+
+
 class Hospital(Strict):
     code: Code
     name: Text
@@ -137,6 +155,8 @@ class CatalogDocument(Strict):
     default_materials: list[MaterialRequirement]
     diseases: list[Disease]
     hospitals: list[Hospital]
+    change: ChangePolicy | None = Field(default=None, description="None: filings cannot be changed online")
+    renewal: RenewalPolicy | None = Field(default=None, description="None: no online renewal")
 
     def disease(self, code: str) -> Disease | None:
         return next((d for d in self.diseases if d.code == code), None)
@@ -153,7 +173,12 @@ class CatalogDocument(Strict):
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
 
-    def materials_for(self, disease: Disease) -> list[MaterialRequirement]:
+    def materials_for(self, disease: Disease, kind: str = "new") -> list[MaterialRequirement]:
+        """The materials an application of `kind` (new, change, renewal) for `disease` needs."""
+        if kind == "change" and self.change is not None:
+            return list(self.change.materials)
+        if kind == "renewal" and self.renewal is not None and self.renewal.materials is not None:
+            return list(self.renewal.materials)
         return list(disease.materials if disease.materials is not None else self.default_materials)
 
     def title_rank(self, code: str) -> int | None:
@@ -192,6 +217,10 @@ def cross_reference_problems(doc: CatalogDocument) -> list[tuple[str, str]]:
         unique([r.kind for r in reqs], path, "kind")
 
     check_materials(doc.default_materials, "default_materials")
+    if doc.change is not None:
+        check_materials(doc.change.materials, "change.materials")
+    if doc.renewal is not None and doc.renewal.materials is not None:
+        check_materials(doc.renewal.materials, "renewal.materials")
     for i, disease in enumerate(doc.diseases):
         path = f"diseases[{i}]"
         if disease.category not in categories:

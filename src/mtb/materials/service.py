@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from typing import Any
 
 from fastapi import UploadFile
 from sqlalchemy import func, select
@@ -44,11 +43,12 @@ async def _checked_fields(session: AsyncSession, app: Application, kind: str,
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     disease = doc.disease(app.disease_code)
     assert disease is not None
-    allowed = {r.kind for r in doc.materials_for(disease)}
+    allowed = {r.kind for r in doc.materials_for(disease, app.kind)}
     material_kind = doc.material_kind(kind)
     if material_kind is None or kind not in allowed:
         names = "、".join(k.name for k in doc.material_kinds if k.kind in allowed and not k.generated)
-        raise Unprocessable("material_kind_unknown", f"此病种不需要这种材料，可上传：{names}")
+        raise Unprocessable("material_kind_unknown",
+                            f"此申请不需要这种材料，可上传：{names}" if names else "此申请无需上传材料")
     if material_kind.generated:
         raise Unprocessable("material_generated", f"{material_kind.name}由系统生成，无需上传")
     out: dict[str, str] = {}
@@ -113,6 +113,3 @@ async def remove_material(session: AsyncSession, *, app: Application, material: 
     if still_used is None:
         after_commit(session, lambda: storage.delete(sha))
 
-
-def material_fields(raw: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in raw.items()}

@@ -1,19 +1,31 @@
-"""Creating the qualification an approval grants, and reading a person's qualifications."""
+"""The life of a qualification: granted by an approval, changed (another hospital), renewed at the end
+of its re-review period, expired, revoked.
+
+Cover is a matter of dates: a qualification covers day D when effective_from ≤ D, D ≤ valid_until (if
+any) and D < ended_on (if any). A change ends the old filing on the day the new one starts; a renewal
+starts the day after the old one's last day, so the benefit has no gap and no overlap.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mtb.applications.actors import Actor
 from mtb.applications.models import Application
+from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import catalog_by_version_id
-from mtb.errors import Conflict
+from mtb.errors import Conflict, NotFound
 from mtb.identity.models import InsuredPerson
-from mtb.qualifications.models import Qualification, QualificationStatus
+from mtb.notifications.service import Message, notify
+from mtb.qualifications.models import Qualification, QualificationEvent, QualificationStatus
 from mtb.timeutil import local_date, utcnow
+
+ACTIVE = QualificationStatus.active.value
 
 
 def add_years(day: date, years: int) -> date:
@@ -30,39 +42,148 @@ def valid_until(effective: date, period_years: int | None) -> date | None:
     return add_years(effective, period_years) - timedelta(days=1)
 
 
-async def grant(session: AsyncSession, app: Application, *, at: datetime) -> Qualification:
-    """The filing takes effect at the moment of approval (domain.md: 审核通过的，备案立即生效)."""
-    catalog = await catalog_by_version_id(session, app.catalog_version_id)
-    disease = catalog.document.disease(app.disease_code)
-    assert disease is not None
-    person = await session.get(InsuredPerson, app.beneficiary_id)
-    assert person is not None
-    active = (await session.execute(select(Qualification.id).where(
-        Qualification.person_id == person.id, Qualification.disease_code == app.disease_code,
-        Qualification.status == QualificationStatus.active.value))).scalar_one_or_none()
-    if active is not None:
-        raise Conflict("qualification_exists", "该参保人已有此病种的有效备案",
-                       extra={"qualification_id": str(active)})
-    effective = local_date(at)
-    benefits = [b.model_dump(mode="json") for b in disease.benefits if b.insurance_type == person.insurance_type]
-    qualification = Qualification(
-        person_id=person.id, application_id=app.id, region_code=app.region_code,
-        catalog_version_id=app.catalog_version_id, disease_code=app.disease_code,
-        hospital_code=app.hospital_code, insurance_type=person.insurance_type,
-        status=QualificationStatus.active.value, effective_at=at, effective_from=effective,
-        valid_until=valid_until(effective, disease.review_period_years),
-        review_period_years=disease.review_period_years, benefits=benefits, created_at=utcnow())
-    session.add(qualification)
-    await session.flush()
-    return qualification
+def covers(q: Qualification, day: date) -> bool:
+    return (q.effective_from <= day and (q.valid_until is None or day <= q.valid_until)
+            and (q.ended_on is None or day < q.ended_on))
+
+
+async def add_event(session: AsyncSession, q: Qualification | uuid.UUID, action: str, *, actor: Actor,
+                    reason: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    session.add(QualificationEvent(qualification_id=q if isinstance(q, uuid.UUID) else q.id, action=action,
+                                   actor_kind=actor.kind, actor_id=actor.id, reason=reason, detail=detail,
+                                   created_at=utcnow()))
+
+
+async def get_owned(session: AsyncSession, person_id: uuid.UUID, qualification_id: uuid.UUID) -> Qualification:
+    q = (await session.execute(select(Qualification).where(
+        Qualification.id == qualification_id, Qualification.person_id == person_id))).scalar_one_or_none()
+    if q is None:
+        raise NotFound("qualification_not_found", "备案不存在")
+    return q
 
 
 async def active_qualification(session: AsyncSession, person_id: uuid.UUID, disease_code: str) -> uuid.UUID | None:
     return (await session.execute(select(Qualification.id).where(
         Qualification.person_id == person_id, Qualification.disease_code == disease_code,
-        Qualification.status == QualificationStatus.active.value))).scalar_one_or_none()
+        Qualification.status == ACTIVE))).scalar_one_or_none()
 
 
 async def list_for_person(session: AsyncSession, person_id: uuid.UUID) -> list[Qualification]:
     return list((await session.execute(select(Qualification).where(Qualification.person_id == person_id)
                                        .order_by(Qualification.effective_at.desc()))).scalars())
+
+
+def check_changeable(q: Qualification, doc: CatalogDocument, today: date) -> None:
+    if doc.change is None:
+        raise Conflict("change_not_offered", f"{doc.region.name}暂不支持在线变更备案")
+    if q.status != ACTIVE or not covers(q, today):
+        raise Conflict("qualification_not_active", "只有正在有效期内的备案可以变更")
+
+
+def renewal_window(q: Qualification, doc: CatalogDocument) -> tuple[date, date] | None:
+    if doc.renewal is None or q.valid_until is None:
+        return None
+    return (q.valid_until - timedelta(days=doc.renewal.opens_days_before),
+            q.valid_until + timedelta(days=doc.renewal.grace_days))
+
+
+def check_renewable(q: Qualification, doc: CatalogDocument, today: date) -> None:
+    window = renewal_window(q, doc)
+    if window is None:
+        raise Conflict("renewal_not_offered", "此备案长期有效或本地区不支持在线续期，无需续期")
+    if q.status not in (ACTIVE, QualificationStatus.expired.value):
+        raise Conflict("qualification_not_renewable", "此备案已被变更、续期或撤销，不能续期")
+    opens, closes = window
+    if today < opens:
+        raise Conflict("renewal_not_open", f"续期将于 {opens.isoformat()} 开放办理", extra={"opens_on": opens.isoformat()})
+    if today > closes:
+        raise Conflict("renewal_closed", "已超过续期办理期限，请重新申请")
+
+
+async def check_followup(session: AsyncSession, app: Application, doc: CatalogDocument, today: date) -> Qualification:
+    """A change or renewal application still has a filing to change or renew."""
+    assert app.qualification_id is not None
+    q = await session.get(Qualification, app.qualification_id)
+    assert q is not None
+    await session.refresh(q)
+    if app.kind == "change":
+        check_changeable(q, doc, today)
+    else:
+        check_renewable(q, doc, today)
+    return q
+
+
+async def _close(session: AsyncSession, old: Qualification, *, allowed: tuple[str, ...], ended_on: date,
+                 replaced_by: uuid.UUID) -> None:
+    """Mark `old` replaced, guarded by its status so a concurrent revocation or expiry wins cleanly."""
+    result = await session.execute(
+        update(Qualification).where(Qualification.id == old.id, Qualification.status.in_(allowed))
+        .values(status=QualificationStatus.replaced.value, ended_on=ended_on, replaced_by_id=replaced_by)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("qualification_not_active", "原备案状态已变化（已撤销或已处理），请刷新后查看")
+    await session.refresh(old)
+
+
+async def grant(session: AsyncSession, app: Application, *, at: datetime, actor: Actor) -> Qualification:
+    """The filing takes effect at the moment of approval (domain.md: 审核通过的，备案立即生效)."""
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    disease = doc.disease(app.disease_code)
+    assert disease is not None
+    person = await session.get(InsuredPerson, app.beneficiary_id)
+    assert person is not None
+    today = local_date(at)
+    new_id = uuid.uuid4()
+    effective, until, period = today, valid_until(today, disease.review_period_years), disease.review_period_years
+    old: Qualification | None = None
+    if app.kind == "new":
+        active = await active_qualification(session, person.id, app.disease_code)
+        if active is not None:
+            raise Conflict("qualification_exists", "该参保人已有此病种的有效备案",
+                           extra={"qualification_id": str(active)})
+    else:
+        old = await session.get(Qualification, app.qualification_id)
+        assert old is not None
+        if app.kind == "change":  # same period, another hospital, from today on
+            until, period = old.valid_until, old.review_period_years
+            await _close(session, old, allowed=(ACTIVE,), ended_on=today, replaced_by=new_id)
+        else:  # renewal: the next period starts the day after the last one ends
+            assert old.valid_until is not None
+            effective = old.valid_until + timedelta(days=1)
+            until = valid_until(effective, disease.review_period_years)
+            await _close(session, old, allowed=(ACTIVE, QualificationStatus.expired.value), ended_on=effective,
+                         replaced_by=new_id)
+    benefits = [b.model_dump(mode="json") for b in disease.benefits if b.insurance_type == person.insurance_type]
+    q = Qualification(
+        id=new_id, person_id=person.id, application_id=app.id, region_code=app.region_code,
+        catalog_version_id=app.catalog_version_id, disease_code=app.disease_code,
+        hospital_code=app.hospital_code, insurance_type=person.insurance_type, status=ACTIVE,
+        effective_at=at, effective_from=effective, valid_until=until, review_period_years=period,
+        benefits=benefits, created_at=utcnow())
+    session.add(q)
+    await session.flush()
+    await add_event(session, q, "granted", actor=actor,
+                    detail={"application_id": str(app.id), "kind": app.kind,
+                            "replaces": str(old.id) if old else None})
+    if old is not None:
+        await add_event(session, old, "replaced", actor=actor, detail={"by": str(q.id), "kind": app.kind})
+    await session.flush()
+    return q
+
+
+async def revoke(session: AsyncSession, q: Qualification, *, actor: Actor, reason: str) -> None:
+    today = local_date(utcnow())
+    result = await session.execute(
+        update(Qualification).where(Qualification.id == q.id, Qualification.status == ACTIVE)
+        .values(status=QualificationStatus.revoked.value, ended_on=today)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("qualification_not_active", "只有有效的备案可以撤销")
+    await session.refresh(q)
+    await add_event(session, q, "revoked", actor=actor, reason=reason)
+    doc = (await catalog_by_version_id(session, q.catalog_version_id)).document
+    disease = doc.disease(q.disease_code)
+    await notify(session, Message(person_id=q.person_id, kind="qualification_revoked", title="备案已撤销",
+                                  body=f"您的{disease.name if disease else q.disease_code}备案已于 {today.isoformat()} "
+                                       f"撤销。原因：{reason}。如有疑问请咨询医保经办机构。"))
+    await session.flush()

@@ -139,7 +139,7 @@ async def decide(session: AsyncSession, app: Application, *, staff: StaffUser, p
     session.add(decision)
     await session.flush()
     if payload.outcome == "approve" and not first_stage:
-        await grant(session, app, at=now)
+        await grant(session, app, at=now, actor=actor)
         if sample_rate > 0 and _random.random() < sample_rate:
             session.add(QualitySample(application_id=app.id, region_code=app.region_code,
                                       decision_id=decision.id, drawn_at=now))
