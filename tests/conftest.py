@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
+from mtb import timeutil
 from mtb.app import create_app
 from mtb.migrate import upgrade
 from mtb.models import Base
@@ -117,3 +120,17 @@ def client(app_and_client: tuple[object, httpx.AsyncClient]) -> httpx.AsyncClien
 def seed(app_and_client: tuple[object, httpx.AsyncClient]) -> Seed:
     app, client = app_and_client
     return Seed(app.state.sessionmaker, client)  # type: ignore[attr-defined]
+
+
+class Clock:
+    """The stopped clock of a test: `clock.set("2027-03-01")` is 10:00 that day in Beijing time."""
+
+    def set(self, day: str, hour: int = 10) -> None:
+        local = datetime.fromisoformat(day).replace(hour=hour, tzinfo=ZoneInfo("Asia/Shanghai"))
+        timeutil.freeze(local.astimezone(UTC))
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    yield Clock()
+    timeutil.freeze(None)

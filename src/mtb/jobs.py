@@ -113,10 +113,10 @@ async def send_reminders(session: AsyncSession, today: date, days_before: list[i
         due = [t for t in thresholds if left <= t]
         newly = []
         for threshold in due:
-            result = await session.execute(
+            inserted = (await session.execute(
                 insert(ReminderSent).values(qualification_id=q.id, days_before=threshold, sent_at=utcnow())
-                .on_conflict_do_nothing())
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+                .on_conflict_do_nothing().returning(ReminderSent.days_before))).first()
+            if inserted is not None:  # None: this reminder went out before
                 newly.append(threshold)
         if not newly:
             continue

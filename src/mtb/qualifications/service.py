@@ -113,12 +113,12 @@ async def check_followup(session: AsyncSession, app: Application, doc: CatalogDo
     return q
 
 
-async def _close(session: AsyncSession, old: Qualification, *, allowed: tuple[str, ...], ended_on: date,
-                 replaced_by: uuid.UUID) -> None:
-    """Mark `old` replaced, guarded by its status so a concurrent revocation or expiry wins cleanly."""
+async def _close(session: AsyncSession, old: Qualification, *, allowed: tuple[str, ...], ended_on: date) -> None:
+    """Mark `old` replaced (before its successor is inserted: one active filing per person and disease),
+    guarded by its status so a concurrent revocation or expiry wins cleanly."""
     result = await session.execute(
         update(Qualification).where(Qualification.id == old.id, Qualification.status.in_(allowed))
-        .values(status=QualificationStatus.replaced.value, ended_on=ended_on, replaced_by_id=replaced_by)
+        .values(status=QualificationStatus.replaced.value, ended_on=ended_on)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("qualification_not_active", "原备案状态已变化（已撤销或已处理），请刷新后查看")
@@ -133,7 +133,6 @@ async def grant(session: AsyncSession, app: Application, *, at: datetime, actor:
     person = await session.get(InsuredPerson, app.beneficiary_id)
     assert person is not None
     today = local_date(at)
-    new_id = uuid.uuid4()
     effective, until, period = today, valid_until(today, disease.review_period_years), disease.review_period_years
     old: Qualification | None = None
     if app.kind == "new":
@@ -146,22 +145,23 @@ async def grant(session: AsyncSession, app: Application, *, at: datetime, actor:
         assert old is not None
         if app.kind == "change":  # same period, another hospital, from today on
             until, period = old.valid_until, old.review_period_years
-            await _close(session, old, allowed=(ACTIVE,), ended_on=today, replaced_by=new_id)
+            await _close(session, old, allowed=(ACTIVE,), ended_on=today)
         else:  # renewal: the next period starts the day after the last one ends
             assert old.valid_until is not None
             effective = old.valid_until + timedelta(days=1)
             until = valid_until(effective, disease.review_period_years)
-            await _close(session, old, allowed=(ACTIVE, QualificationStatus.expired.value), ended_on=effective,
-                         replaced_by=new_id)
+            await _close(session, old, allowed=(ACTIVE, QualificationStatus.expired.value), ended_on=effective)
     benefits = [b.model_dump(mode="json") for b in disease.benefits if b.insurance_type == person.insurance_type]
     q = Qualification(
-        id=new_id, person_id=person.id, application_id=app.id, region_code=app.region_code,
+        person_id=person.id, application_id=app.id, region_code=app.region_code,
         catalog_version_id=app.catalog_version_id, disease_code=app.disease_code,
         hospital_code=app.hospital_code, insurance_type=person.insurance_type, status=ACTIVE,
         effective_at=at, effective_from=effective, valid_until=until, review_period_years=period,
         benefits=benefits, created_at=utcnow())
     session.add(q)
     await session.flush()
+    if old is not None:
+        old.replaced_by_id = q.id
     await add_event(session, q, "granted", actor=actor,
                     detail={"application_id": str(app.id), "kind": app.kind,
                             "replaces": str(old.id) if old else None})
