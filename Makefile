@@ -17,7 +17,7 @@ install: $(STAMP)
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/mtb db upgrade
-	$(BIN)/mtb catalog load data/catalog/*.yaml
+	$(BIN)/mtb catalog load
 	$(BIN)/mtb demo
 	$(BIN)/mtb fonts
 	$(BIN)/mtb serve --host 127.0.0.1 --port 8000

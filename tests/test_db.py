@@ -1,4 +1,4 @@
-"""The request's session: one commit after the route, rollback and clean-up on any error."""
+"""The request's session: one commit after the route, a rollback on any error."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from mtb.db import after_commit, get_session, on_rollback
+from mtb.db import get_session
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.service import create_staff
 from tests.factories import Seed
@@ -22,29 +22,21 @@ async def count_staff(seed: Seed) -> int:
         return (await s.execute(select(func.count()).select_from(StaffUser))).scalar_one()
 
 
-async def test_error_rolls_back_and_runs_rollback_callbacks_only(seed: Seed) -> None:
-    calls: list[str] = []
+async def test_error_rolls_back_everything(seed: Seed) -> None:
     sessions = get_session(fake_request(seed))  # type: ignore[arg-type]
     session = await anext(sessions)
     await create_staff(session, username="x", password="", role=StaffRole.admin, region_code="110000",
                        password_hash="h")
-    on_rollback(session, lambda: calls.append("rollback"))
-    after_commit(session, lambda: calls.append("commit"))
     with pytest.raises(RuntimeError):
         await sessions.athrow(RuntimeError("route failed"))
-    assert calls == ["rollback"]
     assert await count_staff(seed) == 0
 
 
-async def test_success_commits_then_runs_commit_callbacks(seed: Seed) -> None:
-    calls: list[str] = []
+async def test_success_commits(seed: Seed) -> None:
     sessions = get_session(fake_request(seed))  # type: ignore[arg-type]
     session = await anext(sessions)
     await create_staff(session, username="y", password="", role=StaffRole.admin, region_code="110000",
                        password_hash="h")
-    on_rollback(session, lambda: calls.append("rollback"))
-    after_commit(session, lambda: calls.append("commit"))
     with pytest.raises(StopAsyncIteration):
         await anext(sessions)
-    assert calls == ["commit"]
     assert await count_staff(seed) == 1

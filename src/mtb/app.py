@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mtb.applications.api import router as applications_router
@@ -70,6 +71,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
         return _error(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        log.warning("input refused by the database", extra={"error": type(exc.orig).__name__})
+        return _error(422, "invalid_text", "输入内容包含无法处理的字符，请检查后重试")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
@@ -108,6 +114,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.calendar = load_calendar(settings.calendar_path)
     app.state.reasons = load_reasons(settings.reason_codes_path)
     install_error_handlers(app)
+
+    body_limit = settings.max_upload_bytes + 1024 * 1024  # one file plus the form around it
+
+    @app.middleware("http")
+    async def _body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > body_limit):
+            return _error(413, "file_too_large", f"请求内容过大（每个文件最大 {settings.max_upload_bytes // (1024 * 1024)} MB）")
+        return await call_next(request)
 
     @app.middleware("http")
     async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -72,8 +72,13 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @catalog_app.command("load")
-def catalog_load(paths: Annotated[list[Path], typer.Argument(help="catalog YAML files")]) -> None:
-    """Validate and load catalog files, all or nothing. A version already loaded unchanged is skipped."""
+def catalog_load(paths: Annotated[list[Path] | None, typer.Argument(help="catalog YAML files")] = None) -> None:
+    """Validate and load catalog files (default: every file in MTB_CATALOG_PATH), all or nothing.
+    A version already loaded unchanged is skipped."""
+    if not paths:
+        paths = sorted(get_settings().catalog_path.glob("*.yaml"))
+        if not paths:
+            fail(f"no catalog files in {get_settings().catalog_path}")
     try:
         parsed = read_catalog_files(paths)
         outcomes = in_transaction(lambda s: load_catalogs(s, parsed))
@@ -138,7 +143,7 @@ def jobs_run() -> None:
         finally:
             await engine.dispose()
         typer.echo(f"expired {report.expired}, claims released {report.claims_released}, "
-                   f"reminders sent {report.reminders}")
+                   f"reminders sent {report.reminders}, files removed {report.files_removed}")
 
     asyncio.run(runner())
 

@@ -7,8 +7,7 @@ the data is committed; any exception rolls everything back.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,8 +18,6 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
-
-log = logging.getLogger("mtb.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,24 +79,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def on_rollback(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run `callback` if this request's transaction is rolled back (e.g. remove a file just written)."""
-    session.info.setdefault("on_rollback", []).append(callback)
-
-
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run `callback` once this request's transaction has committed (e.g. remove an unused file)."""
-    session.info.setdefault("after_commit", []).append(callback)
-
-
-def _run(session: AsyncSession, key: str) -> None:
-    for callback in session.info.pop(key, []):
-        try:
-            callback()
-        except Exception:
-            log.exception("cleanup after %s failed", key)
-
-
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessionmaker() as session:
         try:
@@ -107,9 +86,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
         except BaseException:
             await session.rollback()
-            _run(session, "on_rollback")
             raise
-        _run(session, "after_commit")
 
 
 DBSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -23,10 +23,6 @@ class MTBError(Exception):
         return {"error": self.code, "detail": self.detail, **self.extra}
 
 
-class BadRequest(MTBError):
-    status_code = 400
-
-
 class Unauthorized(MTBError):
     status_code = 401
 

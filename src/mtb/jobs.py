@@ -1,4 +1,5 @@
-"""Periodic jobs: expire due qualifications, release lapsed review claims, remind before expiry.
+"""Periodic jobs: expire due qualifications, release lapsed review claims, remind before expiry, remove
+material files nothing refers to any more.
 
 Each job is idempotent and safe with several workers at once: rows are picked with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (ignored on SQLite, which has one writer), and each change is
@@ -23,6 +24,8 @@ from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
 from mtb.catalog.service import catalog_by_version_id
+from mtb.materials.models import Material
+from mtb.materials.storage import LocalStorage
 from mtb.notifications.service import Message, notify
 from mtb.qualifications.models import Qualification, QualificationStatus, ReminderSent
 from mtb.qualifications.service import add_event
@@ -39,6 +42,7 @@ class JobReport:
     expired: int = 0
     claims_released: int = 0
     reminders: int = 0
+    files_removed: int = 0
 
 
 async def _disease_name(session: AsyncSession, q: Qualification) -> str:
@@ -130,6 +134,21 @@ async def send_reminders(session: AsyncSession, today: date, days_before: list[i
     return sent
 
 
+async def collect_garbage(session: AsyncSession, storage: LocalStorage, now: datetime, grace_minutes: int) -> int:
+    """Remove stored files that no material refers to and nobody touched for the grace period."""
+    cutoff = (now - timedelta(minutes=grace_minutes)).timestamp()
+    stale = [sha for sha, mtime in storage.stored() if mtime < cutoff]
+    removed = storage.remove_stale_temporaries(cutoff)
+    for start in range(0, len(stale), BATCH):
+        chunk = stale[start:start + BATCH]
+        used = set((await session.execute(select(Material.sha256).where(Material.sha256.in_(chunk)))).scalars())
+        for sha in chunk:
+            if sha not in used:
+                storage.delete(sha)
+                removed += 1
+    return removed
+
+
 async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *,
                    today: date | None = None, now: datetime | None = None) -> JobReport:
     """Run every job once, each in its own transaction."""
@@ -141,6 +160,9 @@ async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Set
         report.claims_released = await release_lapsed_claims(session, instant, settings.claim_idle_minutes)
     async with sessionmaker() as session, session.begin():
         report.reminders = await send_reminders(session, day, settings.reminder_days)
+    async with sessionmaker() as session:
+        report.files_removed = await collect_garbage(session, LocalStorage(settings.storage_path), instant,
+                                                     settings.storage_gc_grace_minutes)
     return report
 
 
@@ -149,7 +171,7 @@ async def scheduler(sessionmaker: async_sessionmaker[AsyncSession], settings: Se
     while True:
         try:
             report = await run_jobs(sessionmaker, settings)
-            if report.expired or report.claims_released or report.reminders:
+            if any(vars(report).values()):
                 log.info("jobs ran", extra=vars(report))
         except Exception:
             log.exception("jobs failed; will try again")

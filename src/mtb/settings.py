@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     reminder_days: list[int] = [60, 30, 7]
     expiring_soon_days: int = Field(default=60, ge=1)
     scheduler_enabled: bool = True
+    # Material files no material refers to are removed after this long untouched (see materials/storage.py).
+    storage_gc_grace_minutes: int = Field(default=60, ge=1)
     jobs_interval_seconds: int = Field(default=300, ge=5)
     # Signs access tokens. Rotating it logs everybody out, nothing more.
     secret_key: str = DEV_SECRET

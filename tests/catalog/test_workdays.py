@@ -14,8 +14,9 @@ from mtb.catalog.workdays import load_calendar
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_shipped_table_loads() -> None:
-    assert load_calendar(ROOT / "data/calendar/cn-workdays.yaml").table.years == {}
+def test_missing_table_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_calendar(tmp_path / "none.yaml")
 
 
 def test_national_day_and_make_up_saturday() -> None:
@@ -35,7 +36,9 @@ def test_table_extends_unknown_years(tmp_path: Path) -> None:
 
 
 def test_unknown_year_counts_weekdays_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cal = load_calendar(tmp_path / "none.yaml")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("years: {}\n")
+    cal = load_calendar(empty)
     with caplog.at_level(logging.WARNING, logger="mtb.workdays"):
         assert cal.add_working_days(date(2098, 12, 31), 3) == date(2099, 1, 5)  # Thu, Fri, Mon
     assert "no holiday schedule" in caplog.text

@@ -6,7 +6,15 @@ from typing import Any
 
 import httpx
 
-from tests.applications.helpers import BEIJING_MATERIALS, BEIJING_SELF, HUBEI, HUBEI_MATERIALS, create, submit, upload_all
+from tests.applications.helpers import (
+    BEIJING_MATERIALS,
+    BEIJING_SELF,
+    HUBEI,
+    HUBEI_MATERIALS,
+    create,
+    submit,
+    upload_all,
+)
 from tests.factories import Person, Seed
 
 

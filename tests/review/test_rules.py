@@ -109,6 +109,8 @@ async def test_racing_decisions_record_exactly_one(client: httpx.AsyncClient, se
         decide(client, r, app_id, "reject", [{"code": "other", "detail": "x"}]))
     codes = sorted(x.status_code for x in responses)
     assert codes == [200, 409, 409], [x.text for x in responses]
+    # Each loser is told the application changed under it (or is no longer in review), never a second decision.
+    assert {x.json()["error"] for x in responses if x.status_code == 409} <= {"concurrent_change", "not_in_review"}
     with sync_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ReviewDecision)).scalar_one() == 1
 
@@ -233,8 +235,9 @@ async def test_audit_trail_names_every_actor(client: httpx.AsyncClient, seed: Se
     history = (await client.get(f"/api/v1/review/applications/{app_id}/history", headers=r)).json()
     assert [(h["action"], h["to_status"], h["actor"]) for h in history] == [
         ("status", "draft", "bj_window"), ("status", "submitted", "bj_window"), ("status", "in_review", "rev"),
-        ("claim", "in_review", "rev"), ("material_viewed", "in_review", "rev"), ("status", "returned", "rev")]
-    assert history[4]["detail"]["material_id"] == material["id"]
+        ("claim", "in_review", "rev"), ("application_viewed", "in_review", "rev"),
+        ("material_viewed", "in_review", "rev"), ("status", "returned", "rev")]
+    assert history[5]["detail"]["material_id"] == material["id"]
     zh = await seed.login(zhang)
     assert (await client.get(f"/api/v1/review/applications/{app_id}/history", headers=zh)).status_code == 403
     # The applicant's own timeline holds the status changes only.

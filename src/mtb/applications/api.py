@@ -14,7 +14,9 @@ from mtb.applications.schemas import ApplicationCreate, ApplicationOut, Applicat
 from mtb.applications.service import (
     create_application,
     get_readable,
+    get_writable,
     list_readable,
+    record,
     remember,
     replay,
     submit,
@@ -24,6 +26,7 @@ from mtb.applications.views import application_out, application_summary
 from mtb.db import DBSession
 from mtb.errors import Conflict
 from mtb.identity.models import InsuredPerson
+from mtb.identity.throttle import IdentityGuard
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
@@ -31,8 +34,9 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 
 
 @router.post("", status_code=201, response_model=ApplicationOut)
-async def create(payload: ApplicationCreate, acting: Writer, session: DBSession) -> ApplicationOut:
-    app = await create_application(session, actor=acting.actor, actor_person=acting.person, payload=payload)
+async def create(payload: ApplicationCreate, acting: Writer, session: DBSession, request: Request) -> ApplicationOut:
+    app = await create_application(session, actor=acting.actor, actor_person=acting.person, payload=payload,
+                                   guard=IdentityGuard.for_request(request))
     return await application_out(session, app)
 
 
@@ -44,7 +48,10 @@ async def list_mine(acting: Reader, session: DBSession, limit: int = 50, offset:
 
 @router.get("/{application_id}", response_model=ApplicationOut)
 async def read(application_id: uuid.UUID, acting: Reader, session: DBSession) -> ApplicationOut:
-    return await application_out(session, await get_readable(session, acting.actor, application_id))
+    app = await get_readable(session, acting.actor, application_id)
+    if acting.actor.kind == "staff":  # staff reading a person's application is audited
+        await record(session, app, "application_viewed", actor=acting.actor)
+    return await application_out(session, app)
 
 
 @router.post("/{application_id}/submit", response_model=ApplicationOut,
@@ -53,7 +60,7 @@ async def submit_application(application_id: uuid.UUID, acting: Writer, session:
                              idempotency_key: IdempotencyKey = None) -> Any:
     """Submit for review. The same `Idempotency-Key` returns the same answer without a second
     submission; a retry without a key after success is a 409 `already_submitted`."""
-    app = await get_readable(session, acting.actor, application_id)
+    app = await get_writable(session, acting.actor, application_id)
     if idempotency_key is not None and (prior := await replay(session, app.id, "submit", idempotency_key)):
         return JSONResponse(prior.body, status_code=prior.status_code)
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
@@ -80,7 +87,7 @@ async def submit_application(application_id: uuid.UUID, acting: Writer, session:
 @router.post("/{application_id}/withdraw", response_model=ApplicationOut)
 async def withdraw_application(application_id: uuid.UUID, acting: Writer, session: DBSession,
                                body: WithdrawIn | None = None) -> ApplicationOut:
-    app = await get_readable(session, acting.actor, application_id)
+    app = await get_writable(session, acting.actor, application_id)
     await withdraw(session, app, actor=acting.actor, reason=body.reason if body else None)
     return await application_out(session, app)
 
@@ -89,7 +96,9 @@ async def withdraw_application(application_id: uuid.UUID, acting: Writer, sessio
             responses={200: {"content": {"application/pdf": {}}}})
 async def form(application_id: uuid.UUID, acting: Reader, session: DBSession) -> Response:
     app = await get_readable(session, acting.actor, application_id)
-    pdf = await form_pdf(session, app)
+    if acting.actor.kind == "staff":
+        await record(session, app, "form_viewed", actor=acting.actor)
+    pdf = await form_pdf(session, app)  # renders in a worker thread
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="mtb-form-{app.id}.pdf"',
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

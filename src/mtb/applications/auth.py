@@ -34,15 +34,11 @@ async def _acting(principal: CurrentPrincipal, session: DBSession) -> Acting:
     return Acting(Actor.of_staff(staff), staff=staff)
 
 
-async def reader(acting: Annotated[Acting, Depends(_acting)]) -> Acting:
-    return acting
-
-
 async def writer(acting: Annotated[Acting, Depends(_acting)]) -> Acting:
     if acting.staff is not None and acting.staff.role != StaffRole.window:
         raise Forbidden("forbidden_role", "只有参保人、代办人或经办窗口工作人员可以办理申请")
     return acting
 
 
-Reader = Annotated[Acting, Depends(reader)]
+Reader = Annotated[Acting, Depends(_acting)]
 Writer = Annotated[Acting, Depends(writer)]

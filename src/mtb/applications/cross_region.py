@@ -28,15 +28,19 @@ def _out(f: CrossRegionFiling) -> CrossRegionFilingOut:
 async def create_filing(body: CrossRegionFilingIn, person: CurrentPerson, session: DBSession) -> CrossRegionFilingOut:
     if idnumber.region_name(body.treatment_region_code) is None:
         raise Unprocessable("unknown_region", "就医地区代码无效")
-    if body.treatment_region_code == person.region_code:
+    if idnumber.within(person.region_code, body.treatment_region_code):
         raise Unprocessable("cross_region_not_needed", "在参保地就医无需办理异地备案")
     valid_from = body.valid_from or local_today()
     if body.valid_until is not None and body.valid_until < valid_from:
         raise Unprocessable("invalid_period", "备案结束日期不能早于开始日期")
+    if body.valid_until is not None and body.valid_until < local_today():
+        raise Unprocessable("invalid_period", "备案结束日期不能早于今天")
+    today = local_today()
     existing = (await session.execute(select(CrossRegionFiling.id).where(
         CrossRegionFiling.person_id == person.id,
         CrossRegionFiling.treatment_region_code == body.treatment_region_code,
-        CrossRegionFiling.status == "active"))).scalar_one_or_none()
+        CrossRegionFiling.status == "active",
+        (CrossRegionFiling.valid_until.is_(None)) | (CrossRegionFiling.valid_until >= today)))).scalar_one_or_none()
     if existing is not None:
         raise Conflict("cross_region_filing_exists", "已有该就医地区的有效异地备案",
                        extra={"filing_id": str(existing)})

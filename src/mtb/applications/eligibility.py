@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.models import Application, CrossRegionFiling
 from mtb.applications.states import OPEN
-from mtb.catalog.document import CatalogDocument, Disease, Hospital
+from mtb.catalog.document import CatalogDocument
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson, PersonStatus
@@ -33,13 +33,7 @@ class Choice:
     laterality: str | None
 
 
-@dataclass(frozen=True)
-class Checked:
-    disease: Disease
-    hospital: Hospital
-
-
-def check_choice(doc: CatalogDocument, choice: Choice, *, via_window: bool) -> Checked:
+def check_choice(doc: CatalogDocument, choice: Choice, *, via_window: bool) -> None:
     """Catalog rules: disease, hospital, channel, laterality."""
     region = doc.region.name
     disease = doc.disease(choice.disease_code)
@@ -63,7 +57,6 @@ def check_choice(doc: CatalogDocument, choice: Choice, *, via_window: bool) -> C
         raise Unprocessable("laterality_required", f"{disease.name}需选择单眼或双眼")
     elif choice.laterality not in {o.code for o in options}:
         raise Unprocessable("laterality_invalid", "眼别应为：" + "、".join(o.name for o in options))
-    return Checked(disease, hospital)
 
 
 async def check_person(session: AsyncSession, person: InsuredPerson, *, region_code: str,
@@ -71,7 +64,7 @@ async def check_person(session: AsyncSession, person: InsuredPerson, *, region_c
     """The person is insured and active, and filed for cross-region treatment where needed."""
     if person.status != PersonStatus.active:
         raise Unprocessable("person_not_insured_active", "参保状态不是正常参保，暂不能申请，请咨询医保经办机构")
-    if person.region_code != region_code:
+    if not idnumber.within(person.region_code, region_code):
         today = local_today()
         filing = (await session.execute(
             select(CrossRegionFiling.id).where(

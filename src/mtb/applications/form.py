@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,11 +15,9 @@ from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson
 from mtb.materials.form import FormData, render_form
 from mtb.materials.models import Material
+from mtb.timeutil import local_date
 
 INSURANCE_LABELS = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险"}
-# Regions whose form is printed for the physician to fill in and sign (Beijing's filing form);
-# elsewhere the form is the electronic record of what was filled in online.
-_TITLES = {"110000": "北京市医疗保险特殊病种备案申报表"}
 
 
 def mask_card(card: str) -> str:
@@ -48,10 +47,9 @@ async def form_pdf(session: AsyncSession, app: Application) -> bytes:
             files = [f for k, f in uploaded if k == kind.kind]
             state = "系统生成（本表）" if kind.generated else (f"{len(files)} 个文件" if files else "未上传")
             materials.append((kind.name, state))
-    printed = app.region_code in _TITLES
     data = FormData(
         region_code=app.region_code,
-        title=_TITLES.get(app.region_code, f"{doc.region.name}{doc.region.program}申请表"),
+        title=doc.region.form_title,
         application_id=str(app.id), name=person.name,
         sex="男" if int(number[16]) % 2 else "女", birth_date=person.birth_date,
         id_number_masked=person.id_number_masked, card_number_masked=mask_card(person.card_number),
@@ -61,7 +59,7 @@ async def form_pdf(session: AsyncSession, app: Application) -> bytes:
         hospital=hospital.name if hospital else app.hospital_code, laterality=laterality,
         channel=channel.name if channel else app.channel, applicant=await submitted_by(session, app),
         relation=RELATION_LABELS.get(app.relation, app.relation), status=LABELS[Status(app.status)],
-        created=app.created_at.date(), submitted=app.submitted_at.date() if app.submitted_at else None,
-        materials=materials, physician_section=printed,
+        created=local_date(app.created_at), submitted=local_date(app.submitted_at) if app.submitted_at else None,
+        materials=materials, physician_section=doc.region.form_signed_by_physician,
         declaration="本人承诺所提供的信息和材料真实、有效、完整，如有虚假，愿承担相应责任。")
-    return render_form(data)
+    return await anyio.to_thread.run_sync(render_form, data)

@@ -21,9 +21,10 @@ from mtb.applications.schemas import ApplicationCreate
 from mtb.applications.states import ALLOWED, EDITABLE, LABELS, Status
 from mtb.catalog.service import ActiveCatalog, active_catalog, catalog_by_version_id
 from mtb.catalog.workdays import WorkdayCalendar
-from mtb.errors import Conflict, NotFound, Unprocessable
+from mtb.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mtb.identity.models import InsuredPerson
 from mtb.identity.service import find_person
+from mtb.identity.throttle import IdentityGuard
 from mtb.materials.models import Material
 from mtb.notifications.service import Message, notify
 from mtb.qualifications.service import check_followup
@@ -38,6 +39,15 @@ async def get_readable(session: AsyncSession, actor: Actor, application_id: uuid
     return app
 
 
+async def get_writable(session: AsyncSession, actor: Actor, application_id: uuid.UUID) -> Application:
+    """An application the asker may change: their own (or the one they applied for as agent); for a
+    window clerk, only applications entered at the window — the region's others they may only read."""
+    app = await get_readable(session, actor, application_id)
+    if actor.kind == "staff" and app.submitter_staff_id is None:
+        raise Forbidden("not_window_entry", "窗口工作人员只能办理在窗口录入的申请")
+    return app
+
+
 async def list_readable(session: AsyncSession, actor: Actor, *, limit: int = 50,
                         offset: int = 0) -> list[Application]:
     return list((await session.execute(
@@ -46,15 +56,20 @@ async def list_readable(session: AsyncSession, actor: Actor, *, limit: int = 50,
 
 
 async def resolve_beneficiary(session: AsyncSession, *, actor_person: InsuredPerson | None,
-                              payload: ApplicationCreate) -> tuple[InsuredPerson, str]:
-    """The person the application is for, and their relation to the one applying."""
+                              payload: ApplicationCreate, guard: IdentityGuard | None) -> tuple[InsuredPerson, str]:
+    """The person the application is for, and their relation to the one applying. Naming another
+    person is throttled like a login: it, too, confirms that name, ID and card number belong together."""
     if payload.beneficiary is None:
         if actor_person is None:
             raise Unprocessable("beneficiary_required", "请填写申请人（参保人）的姓名、身份证号和医保卡号")
         return actor_person, "self"
     b = payload.beneficiary
+    if guard is not None:
+        await guard.before(b.id_number)
     person = await find_person(session, name=b.name, id_number=b.id_number, card_number=b.card_number)
     if person is None:
+        if guard is not None:
+            await guard.failed(b.id_number)
         raise Unprocessable("beneficiary_not_found",
                             "未找到与所填姓名、身份证号、医保卡号一致的参保人，请核对后重试")
     if actor_person is not None and person.id == actor_person.id:
@@ -64,13 +79,15 @@ async def resolve_beneficiary(session: AsyncSession, *, actor_person: InsuredPer
 
 async def create_application(session: AsyncSession, *, actor: Actor, actor_person: InsuredPerson | None,
                              payload: ApplicationCreate, kind: str = "new",
-                             qualification_id: uuid.UUID | None = None) -> Application:
+                             qualification_id: uuid.UUID | None = None,
+                             guard: IdentityGuard | None = None) -> Application:
     """A new draft, for oneself, for another person (agent), or entered at the window by a clerk;
     `kind` change or renewal names the filing it changes or renews (qualifications/lifecycle.py)."""
     via_window = actor.kind == "staff"
     if via_window and payload.region_code != actor.region_code:
         raise Unprocessable("region_mismatch", "只能录入本地区的申请")
-    beneficiary, relation = await resolve_beneficiary(session, actor_person=actor_person, payload=payload)
+    beneficiary, relation = await resolve_beneficiary(session, actor_person=actor_person, payload=payload,
+                                                      guard=guard)
     catalog = await active_catalog(session, payload.region_code)
     choice = Choice(payload.region_code, payload.disease_code, payload.hospital_code, payload.channel,
                     payload.laterality)

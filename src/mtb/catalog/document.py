@@ -26,6 +26,9 @@ class Region(Strict):
     name: Text
     program: Text = Field(description="The benefit's name in this region, e.g. 特殊门诊备案")
     entry: Text = Field(description="The name of the online entry people tap, e.g. 门诊特殊病备案")
+    form_title: Text = Field(description="The title of the application form MTB generates")
+    form_signed_by_physician: bool = Field(
+        description="The form is printed for the physician to fill in and sign (Beijing), not only confirmed")
 
 
 class Channel(Strict):

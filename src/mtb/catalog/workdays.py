@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 from pathlib import Path
 
 import chinese_calendar
@@ -68,10 +67,7 @@ class WorkdayCalendar:
 
 
 def load_calendar(path: Path) -> WorkdayCalendar:
-    raw = yaml.safe_load(path.read_text("utf-8")) if path.exists() else None
+    """Read the table; a missing file is an error (a forgotten table would silently change due dates)."""
+    raw = yaml.safe_load(path.read_text("utf-8"))
     return WorkdayCalendar(CalendarTable.model_validate(raw or {}))
 
-
-@lru_cache(maxsize=4)
-def calendar_for(path: Path) -> WorkdayCalendar:
-    return load_calendar(path)

@@ -17,26 +17,18 @@ from mtb.settings import get_settings
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-def _client_key(request: Request) -> str:
-    return f"client:{request.client.host if request.client else 'unknown'}"
-
-
 @router.post("/auth/real-name", response_model=PersonToken)
 async def real_name_login(body: RealNameLogin, request: Request, session: DBSession) -> PersonToken:
     """Verify name, ID number and card number against the registry (the e-voucher stand-in)."""
-    settings = get_settings()
-    sessions = request.app.state.sessionmaker
+    guard = throttle.IdentityGuard.for_request(request)
     number = idnumber.normalize(body.id_number)
-    id_key = f"id:{idnumber.lookup_hash(number)}"
-    client_key = _client_key(request)
-    await throttle.ensure_not_blocked(sessions, [id_key, client_key])
+    await guard.before(number)
     person = await request.app.state.verifier.verify(
         session, name=body.name, id_number=number, card_number=body.card_number)
     if person is None:
-        await throttle.record_failure(sessions, id_key, limit=settings.login_max_failures)
-        await throttle.record_failure(sessions, client_key, limit=settings.login_max_failures_per_client)
+        await guard.failed(number)
         raise Unauthorized("invalid_credentials", "姓名、身份证号或医保卡号不正确，请核对后重试")
-    await throttle.clear(sessions, id_key)
+    await guard.succeeded(number)
     token, lifetime = issue_token(Principal(kind="person", id=person.id, region_code=person.region_code))
     return PersonToken(access_token=token, expires_in=lifetime, person=PersonOut.of(person))
 
@@ -46,7 +38,7 @@ async def staff_login(body: StaffLogin, request: Request, session: DBSession) ->
     settings = get_settings()
     sessions = request.app.state.sessionmaker
     user_key = f"staff:{body.username.strip()}"
-    client_key = _client_key(request)
+    client_key = throttle.IdentityGuard.for_request(request).client
     await throttle.ensure_not_blocked(sessions, [user_key, client_key])
     staff = await authenticate_staff(session, username=body.username, password=body.password)
     if staff is None:

@@ -59,6 +59,15 @@ def region_name(code: str) -> str | None:
     return "".join(dict.fromkeys(n for n in (province, prefecture, county) if n))
 
 
+def within(code: str, region: str) -> bool:
+    """Whether division `code` lies in `region` (a province 110000, a prefecture 420100, or a county)."""
+    if region.endswith("0000"):
+        return code[:2] == region[:2]
+    if region.endswith("00"):
+        return code[:4] == region[:4]
+    return code == region
+
+
 def _division(code: str) -> str | None:
     info = numdb.get("cn/loc").info(code)
     if len(info) < 2 or not info[1][1].get("county"):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, InsuredPerson, PersonStatus
+from mtb.logs import mask_ids
 from mtb.timeutil import utcnow
 
 HEADER = ("name", "id_number", "card_number", "insurance_type", "region_code")
@@ -117,13 +118,13 @@ def _check_row(line: int, values: dict[str, str]) -> tuple[list[str], InsuredRec
         reasons.append("医保卡号应为 4-32 位字母或数字")
     insurance_type = values["insurance_type"]
     if insurance_type not in InsuranceType.__members__:
-        reasons.append(f"参保类型应为 employee（职工）或 resident（居民），实为 {insurance_type!r}")
+        reasons.append(f"参保类型应为 employee（职工）或 resident（居民），实为 {mask_ids(insurance_type)!r}")
     region = values["region_code"]
     if idnumber.region_name(region) is None:
-        reasons.append(f"参保地区代码 {region!r} 不是已知的行政区划代码")
+        reasons.append(f"参保地区代码 {mask_ids(region)!r} 不是已知的行政区划代码")
     status = values.get("status") or PersonStatus.active.value
     if status not in PersonStatus.__members__:
-        reasons.append(f"状态应为 active 或 suspended，实为 {status!r}")
+        reasons.append(f"状态应为 active 或 suspended，实为 {mask_ids(status)!r}")
     if reasons:
         return reasons, None
     return reasons, InsuredRecord(line, name, number, card, InsuranceType(insurance_type), region,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Protocol
 
+import anyio
 from pwdlib import PasswordHash
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,10 +61,9 @@ def hash_password(password: str) -> str:
 async def authenticate_staff(session: AsyncSession, *, username: str, password: str) -> StaffUser | None:
     staff = (await session.execute(
         select(StaffUser).where(StaffUser.username == username.strip()))).scalar_one_or_none()
-    if staff is None:
-        _passwords.verify(password, _DUMMY_HASH)
-        return None
-    if not _passwords.verify(password, staff.password_hash) or not staff.active:
+    stored = staff.password_hash if staff is not None else _DUMMY_HASH
+    matches = await anyio.to_thread.run_sync(_passwords.verify, password, stored)
+    if staff is None or not matches or not staff.active:
         return None
     return staff
 

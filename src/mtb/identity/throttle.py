@@ -7,12 +7,15 @@ transaction: the request that failed rolls back, its failure must not.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 
+from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mtb.errors import TooManyRequests
+from mtb.identity import idnumber
 from mtb.identity.models import LoginThrottle
 from mtb.settings import get_settings
 from mtb.timeutil import utcnow
@@ -57,3 +60,31 @@ async def clear(sessionmaker: async_sessionmaker[AsyncSession], key: str) -> Non
         row = await session.get(LoginThrottle, key)
         if row is not None:
             await session.delete(row)
+
+
+@dataclass(frozen=True)
+class IdentityGuard:
+    """Throttles everything that checks name + ID number + card number against the registry (login, and
+    naming a beneficiary), on shared counters: guessing through one door counts at the other."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    client: str
+
+    @staticmethod
+    def for_request(request: Request) -> IdentityGuard:
+        return IdentityGuard(request.app.state.sessionmaker,
+                             f"client:{request.client.host if request.client else 'unknown'}")
+
+    def _id_key(self, id_number: str) -> str:
+        return f"id:{idnumber.lookup_hash(idnumber.normalize(id_number))}"
+
+    async def before(self, id_number: str) -> None:
+        await ensure_not_blocked(self.sessionmaker, [self._id_key(id_number), self.client])
+
+    async def failed(self, id_number: str) -> None:
+        settings = get_settings()
+        await record_failure(self.sessionmaker, self._id_key(id_number), limit=settings.login_max_failures)
+        await record_failure(self.sessionmaker, self.client, limit=settings.login_max_failures_per_client)
+
+    async def succeeded(self, id_number: str) -> None:
+        await clear(self.sessionmaker, self._id_key(id_number))

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from mtb.applications.auth import Reader, Writer
 from mtb.applications.schemas import MaterialOut
-from mtb.applications.service import get_readable, record
+from mtb.applications.service import get_readable, get_writable, record
 from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.db import DBSession
@@ -33,7 +33,7 @@ async def upload(application_id: uuid.UUID, request: Request, acting: Writer, se
                  issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                  issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
     """Upload one file (PDF, JPG or PNG, judged by content) as a material of `kind`."""
-    app = await get_readable(session, acting.actor, application_id)
+    app = await get_writable(session, acting.actor, application_id)
     material = await add_material(
         session, app=app, actor=acting.actor, kind=kind, upload=file,
         fields={"physician_title": physician_title, "issuing_hospital": issuing_hospital,
@@ -50,10 +50,10 @@ async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Re
                   issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                   issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
     """Replace a material's file (same kind), e.g. after it was marked unclear."""
-    app = await get_readable(session, acting.actor, application_id)
+    app = await get_writable(session, acting.actor, application_id)
     old = await get_material(session, app, material_id)
     kind = old.kind
-    await remove_material(session, app=app, material=old, storage=_storage(request))
+    await remove_material(session, app=app, material=old)
     material = await add_material(
         session, app=app, actor=acting.actor, kind=kind, upload=file,
         fields={"physician_title": physician_title, "issuing_hospital": issuing_hospital,
@@ -66,9 +66,8 @@ async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Re
 @router.delete("/{material_id}", status_code=204)
 async def delete(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Writer,
                  session: DBSession) -> None:
-    app = await get_readable(session, acting.actor, application_id)
-    await remove_material(session, app=app, material=await get_material(session, app, material_id),
-                          storage=_storage(request))
+    app = await get_writable(session, acting.actor, application_id)
+    await remove_material(session, app=app, material=await get_material(session, app, material_id))
 
 
 @router.get("/{material_id}/file", response_class=FileResponse,

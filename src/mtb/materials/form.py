@@ -18,6 +18,7 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -99,7 +100,7 @@ def render_form(data: FormData) -> bytes:
                             author="MTB", subject=data.application_id)
 
     def p(text: str) -> Paragraph:
-        return Paragraph(text, cell)
+        return Paragraph(escape(text), cell)
 
     rows = [
         [p("姓名"), p(data.name), p("性别"), p(data.sex)],
@@ -122,8 +123,8 @@ def render_form(data: FormData) -> bytes:
         ("SPAN", (1, 5), (3, 5)),
     ])
     widths = [28 * mm, 60 * mm, 24 * mm, 62 * mm]
-    story: list[object] = [Paragraph(data.title, title), Spacer(1, 3 * mm),
-                           Paragraph(f"申请编号：{data.application_id}　状态：{data.status}", small),
+    story: list[object] = [Paragraph(escape(data.title), title), Spacer(1, 3 * mm),
+                           Paragraph(escape(f"申请编号：{data.application_id}　状态：{data.status}"), small),
                            Spacer(1, 3 * mm), Table(rows, colWidths=widths, style=style)]
     if data.materials:
         material_rows = [[p("材料"), p("已提交")]] + [[p(n), p(u)] for n, u in data.materials]
@@ -133,14 +134,14 @@ def render_form(data: FormData) -> bytes:
     if data.physician_section:
         doctor = [
             [p("诊断意见（医师填写）"), ""],
-            [p("<br/><br/><br/>"), ""],
+            [Spacer(1, 18 * mm), ""],
             [p("医师签字："), p("职称：")],
             [p("医疗机构（盖章）："), p("日期：　　年　　月　　日")],
         ]
         story += [Spacer(1, 4 * mm), Table(doctor, colWidths=[87 * mm, 87 * mm], style=TableStyle([
             ("GRID", (0, 0), (-1, -1), 0.6, colors.black), ("SPAN", (0, 0), (1, 0)), ("SPAN", (0, 1), (1, 1)),
             ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)]))]
-    story += [Spacer(1, 5 * mm), Paragraph(data.declaration, cell), Spacer(1, 8 * mm),
+    story += [Spacer(1, 5 * mm), p(data.declaration), Spacer(1, 8 * mm),
               Paragraph("申请人签字（确认）：　　　　　　　　　　日期：　　年　　月　　日", cell),
               Spacer(1, 6 * mm), Paragraph("本表由 MTB 根据在线填写的信息生成。", small)]
     doc.build(story)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from pathlib import Path
 import filetype
 from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 
 from mtb.errors import Unprocessable, UnsupportedMediaType
 from mtb.settings import Settings
@@ -60,7 +60,7 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
             pages = len(reader.pages)
     except Unprocessable:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
             OSError) as exc:
         raise Unprocessable("pdf_unreadable", "PDF 文件已损坏或无法读取，请重新导出后上传") from exc
     if pages == 0:

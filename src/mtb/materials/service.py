@@ -1,8 +1,8 @@
 """Adding, replacing and removing an application's materials.
 
 Steps of an upload: spool to a temporary file (size limit), judge the content, check the kind and its
-fields against the catalog, move the file to its content address, add the row. If the request fails
-after the file was placed, the file is removed again (unless another material already had it).
+fields against the catalog, move the file to its content address, add the row. Files are never deleted
+here (see storage.py); removing a material removes its row.
 """
 
 from __future__ import annotations
@@ -11,16 +11,17 @@ import re
 import unicodedata
 import uuid
 
+import anyio
 from fastapi import UploadFile
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
 from mtb.applications.models import Application
-from mtb.applications.service import ensure_editable
+from mtb.applications.service import ensure_editable, update_guarded
+from mtb.applications.states import EDITABLE
 from mtb.catalog.service import catalog_by_version_id
-from mtb.db import after_commit, on_rollback
-from mtb.errors import NotFound, Unprocessable
+from mtb.errors import Conflict, NotFound, Unprocessable
 from mtb.materials.inspect import inspect_file
 from mtb.materials.models import Material
 from mtb.materials.storage import LocalStorage
@@ -69,6 +70,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
                        upload: UploadFile, fields: dict[str, str | None], storage: LocalStorage,
                        settings: Settings) -> Material:
     ensure_editable(app)
+    await _hold_editable(session, app)
     checked = await _checked_fields(session, app, kind, fields)
     count = (await session.execute(
         select(func.count()).select_from(Material).where(Material.application_id == app.id))).scalar_one()
@@ -77,12 +79,11 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
                             f"每个申请最多上传 {settings.max_files_per_application} 个文件，请删除多余的文件")
     received = await storage.receive(upload, limit=settings.max_upload_bytes)
     try:
-        inspection = inspect_file(received.path, settings)
+        inspection = await anyio.to_thread.run_sync(inspect_file, received.path, settings)
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
-    if storage.put(received):
-        on_rollback(session, lambda: storage.delete(received.sha256))
+    await anyio.to_thread.run_sync(storage.put, received)
     material = Material(
         application_id=app.id, kind=kind, sha256=received.sha256, size=received.size,
         content_type=inspection.content_type, file_name=safe_file_name(upload.filename, inspection.extension),
@@ -102,14 +103,21 @@ async def get_material(session: AsyncSession, app: Application, material_id: uui
     return material
 
 
-async def remove_material(session: AsyncSession, *, app: Application, material: Material,
-                          storage: LocalStorage) -> None:
+async def remove_material(session: AsyncSession, *, app: Application, material: Material) -> None:
+    """Remove a material; the version bump makes a submission racing with it fail (409), so nothing is
+    submitted without a material it counted."""
     ensure_editable(app)
-    sha = material.sha256
+    await update_guarded(session, app)
     await session.delete(material)
     await session.flush()
-    still_used = (await session.execute(
-        select(Material.id).where(Material.sha256 == sha).limit(1))).scalar_one_or_none()
-    if still_used is None:
-        after_commit(session, lambda: storage.delete(sha))
+
+
+async def _hold_editable(session: AsyncSession, app: Application) -> None:
+    """Lock the application row while it is still editable: a submission waits for this upload, and an
+    upload after a submission is refused. (Uploads do not bump the version, so several can run at once.)"""
+    result = await session.execute(
+        update(Application).where(Application.id == app.id, Application.status.in_([s.value for s in EDITABLE]))
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("application_not_editable", "申请已提交或已处理，不能再修改材料")
 

@@ -2,6 +2,11 @@
 
 A file is written under a temporary name, synced, and renamed to its sha256; the caller commits the
 row only after that, so an acknowledged upload is on disk. Files are laid out `ab/cd/abcd…`.
+
+Requests never delete files: one file may serve several materials, and a request cannot know whether
+another one, not yet committed, is about to use it. `mtb jobs run` removes files no material refers to
+once they have been untouched for a grace period (each upload of the same content touches the file),
+and temporary files a crash left behind.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +42,6 @@ class LocalStorage:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def exists(self, sha256: str) -> bool:
-        return self.path_for(sha256).exists()
-
     async def receive(self, upload: UploadFile, *, limit: int) -> Received:
         """Copy the upload to a temporary file, hashing it; refuse it past `limit` bytes."""
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,7 @@ class LocalStorage:
         """Move a received file to its content address. Returns False if that content was already there."""
         dest = self.path_for(received.sha256)
         if dest.exists():
+            os.utime(dest)  # in use again: restart its grace period
             received.path.unlink(missing_ok=True)
             return False
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -72,8 +75,22 @@ class LocalStorage:
         _fsync_dir(dest.parent)
         return True
 
+    def stored(self) -> Iterator[tuple[str, float]]:
+        """Every stored file's sha256 and modification time."""
+        for path in self.root.glob("??/??/*"):
+            if path.is_file() and len(path.name) == 64:
+                yield path.name, path.stat().st_mtime
+
     def delete(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
+
+    def remove_stale_temporaries(self, older_than: float) -> int:
+        removed = 0
+        for path in self.tmp.glob("up-*") if self.tmp.exists() else []:
+            if path.stat().st_mtime < older_than:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:

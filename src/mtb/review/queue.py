@@ -46,7 +46,7 @@ def decode_cursor(cursor: str) -> tuple[date, datetime, uuid.UUID]:
     try:
         due, submitted, app_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         return date.fromisoformat(due), datetime.fromisoformat(submitted), uuid.UUID(app_id)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise Unprocessable("invalid_cursor", "分页参数无效，请从第一页重新查看") from exc
 
 

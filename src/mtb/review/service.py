@@ -63,10 +63,19 @@ async def claim(session: AsyncSession, app: Application, *, staff: StaffUser, id
         raise Conflict("claimed_by_other", f"该申请正由 {holder} 审核", extra={"holder": holder})
     actor = Actor.of_staff(staff)
     now = utcnow()
-    if status == Status.submitted:
-        await set_status(session, app, Status.in_review, actor=actor, claimed_by_id=staff.id, claimed_at=now)
-    else:
-        await update_guarded(session, app, claimed_by_id=staff.id, claimed_at=now)
+    try:
+        if status == Status.submitted:
+            await set_status(session, app, Status.in_review, actor=actor, claimed_by_id=staff.id, claimed_at=now)
+        else:
+            await update_guarded(session, app, claimed_by_id=staff.id, claimed_at=now)
+    except Conflict:
+        # Someone claimed it a moment ago: say who.
+        holder_id = (await session.execute(select(Application.claimed_by_id).where(
+            Application.id == app.id).execution_options(populate_existing=True))).scalar_one_or_none()
+        if holder_id is not None and holder_id != staff.id:
+            holder = await _holder_name(session, holder_id)
+            raise Conflict("claimed_by_other", f"该申请正由 {holder} 审核", extra={"holder": holder}) from None
+        raise
     await record(session, app, "claim", actor=actor,
                  detail={"took_over_from": str(state.holder_id)} if state.holder_id not in (None, staff.id) else None)
 
@@ -151,6 +160,10 @@ async def check_sample(session: AsyncSession, sample: QualitySample, *, staff: S
                        note: str | None) -> None:
     if sample.checked_at is not None:
         raise Conflict("sample_already_checked", "该抽查已完成")
+    approver = (await session.execute(select(ReviewDecision.reviewer_id).where(
+        ReviewDecision.id == sample.decision_id))).scalar_one()
+    if approver == staff.id:
+        raise Conflict("four_eyes_required", "抽查须由审核通过人以外的人员进行")
     outcome = await session.execute(
         update(QualitySample).where(QualitySample.id == sample.id, QualitySample.checked_at.is_(None))
         .values(checked_by_id=staff.id, checked_at=utcnow(), result=result, note=note)

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2 + htmx): the applicant's mobile pages and the agency's workbench."""

@@ -1,0 +1,111 @@
+"""What every page needs: templates, the session cookie, CSRF protection, who is logged in.
+
+Session: the same signed access token the API uses, in an HttpOnly, SameSite=Lax cookie (Secure over
+TLS). CSRF: a random token in an HttpOnly, SameSite=Strict cookie that every form (and every htmx or
+upload request, as the X-CSRF-Token header) must repeat; a POST without it is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mtb.errors import Forbidden, MTBError
+from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+from mtb.identity.tokens import Principal, decode_token
+
+SESSION_COOKIE = "mtb_session"
+CSRF_COOKIE = "mtb_csrf"
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the right login page."""
+
+    def __init__(self, login_path: str, next_path: str) -> None:
+        self.location = f"{login_path}?next={quote(next_path)}"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = request.state.__dict__.setdefault("new_csrf", secrets.token_urlsafe(32))
+    return token
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("user", getattr(request.state, "page_user", None))
+    token = csrf_token(request)
+    response = templates.TemplateResponse(request, template, {"csrf": token, **context}, status_code=status_code)
+    if request.cookies.get(CSRF_COOKIE) != token:
+        set_cookie(request, response, CSRF_COOKIE, token, samesite="strict")
+    return response
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, *, samesite: str = "lax",
+               max_age: int | None = None) -> None:
+    response.set_cookie(name, value, httponly=True, secure=request.url.scheme == "https", samesite=samesite,  # type: ignore[arg-type]
+                        max_age=max_age, path="/")
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def verify_csrf(request: Request) -> None:
+    """Every state-changing page request repeats the CSRF cookie's token."""
+    expected = request.cookies.get(CSRF_COOKIE)
+    given = request.headers.get("X-CSRF-Token")
+    if given is None:
+        form = await request.form()
+        value = form.get("csrf_token")
+        given = value if isinstance(value, str) else None
+    if not expected or not given or not hmac.compare_digest(expected, given):
+        raise Forbidden("csrf_failed", "页面已过期或来源不明，请刷新页面后重试")
+
+
+def session_principal(request: Request) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return decode_token(token)
+    except MTBError:
+        return None
+
+
+async def page_person(request: Request, session: AsyncSession) -> InsuredPerson:
+    principal = session_principal(request)
+    person = await session.get(InsuredPerson, principal.id) if principal and principal.kind == "person" else None
+    if person is None:
+        raise LoginRequired("/login", request.url.path)
+    request.state.page_user = {"kind": "person", "name": person.name}
+    return person
+
+
+async def page_staff(request: Request, session: AsyncSession, *roles: StaffRole) -> StaffUser:
+    principal = session_principal(request)
+    staff = await session.get(StaffUser, principal.id) if principal and principal.kind == "staff" else None
+    if staff is None or not staff.active:
+        raise LoginRequired("/staff/login", request.url.path)
+    request.state.page_user = {"kind": "staff", "name": staff.username, "role": staff.role,
+                               "region_code": staff.region_code}
+    if roles and staff.role not in {r.value for r in roles}:
+        raise Forbidden("forbidden_role", "您的岗位无权使用此功能")
+    return staff
+
+
+def safe_next(raw: str | None, default: str) -> str:
+    """Only same-site paths after login (no open redirect)."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return default
