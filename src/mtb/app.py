@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,8 +35,14 @@ from mtb.qualifications.eligibility import router as eligibility_router
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
+from mtb.web.core import STATIC_DIR, LoginRequired, redirect, render
+from mtb.web.routes import PAGE_ROUTERS
 
 log = logging.getLogger("mtb.app")
+
+# No inline script or style; images may come from blob: (previews before upload).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 _HTTP_CODES = {
     401: ("not_authenticated", "请先登录"),
@@ -57,29 +64,48 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             for err in exc.errors()]
 
 
+_TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在", 409: "操作未能完成", 413: "文件过大",
+           415: "文件格式不支持", 422: "填写有误", 429: "操作过于频繁", 500: "系统繁忙"}
+
+
+def _answer(request: Request, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
+            **extra: Any) -> Response:
+    """JSON for the API (and uploads from pages); a page in Chinese for everything a browser shows."""
+    wants_json = request.url.path.startswith("/api/") or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    if wants_json:
+        return _error(status, code, detail, headers, **extra)
+    back = "/staff" if request.url.path.startswith("/staff") else "/"
+    return render(request, "error.html", status_code=status, title=_TITLES.get(status, "出错了"), detail=detail,
+                  code=code, back=back)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(_request: Request, exc: LoginRequired) -> Response:
+        return redirect(exc.location)
+
     @app.exception_handler(MTBError)
-    async def _mtb_error(_request: Request, exc: MTBError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+    async def _mtb_error(request: Request, exc: MTBError) -> Response:
+        return _answer(request, exc.status_code, exc.code, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "invalid_request", "请求内容不完整或格式不正确", fields=_field_errors(exc))
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _answer(request, 422, "invalid_request", "请求内容不完整或格式不正确", fields=_field_errors(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-        return _error(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+        return _answer(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(DataError)
-    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+    async def _data(request: Request, exc: DataError) -> Response:
         log.warning("input refused by the database", extra={"error": type(exc.orig).__name__})
-        return _error(422, "invalid_text", "输入内容包含无法处理的字符，请检查后重试")
+        return _answer(request, 422, "invalid_text", "输入内容包含无法处理的字符，请检查后重试")
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return _error(500, "internal_error", "系统繁忙，请稍后再试")
+        return _answer(request, 500, "internal_error", "系统繁忙，请稍后再试")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -125,6 +151,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await call_next(request)
 
     @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.middleware("http")
     async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
         response = await call_next(request)
@@ -137,6 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in PAGE_ROUTERS:
+        app.include_router(router, include_in_schema=False)
     app.include_router(catalog_router)
     app.include_router(auth_router)
     app.include_router(applications_router)

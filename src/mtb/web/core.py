@@ -25,6 +25,7 @@ from mtb.identity.tokens import Principal, decode_token
 SESSION_COOKIE = "mtb_session"
 CSRF_COOKIE = "mtb_csrf"
 HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
@@ -109,3 +110,10 @@ def safe_next(raw: str | None, default: str) -> str:
     if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
         return raw
     return default
+
+
+async def undo(session: AsyncSession, *keep: object) -> None:
+    """Roll back what a refused action wrote, then reload the objects the page still shows."""
+    await session.rollback()
+    for obj in keep:
+        await session.refresh(obj)

@@ -1,0 +1,118 @@
+"""The application page and its actions, shared by the applicant's pages and the window clerk's."""
+
+from __future__ import annotations
+
+import uuid
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+
+from mtb.applications.actors import Actor
+from mtb.applications.form import form_pdf
+from mtb.applications.service import get_readable, get_writable, record, remember, replay, submit, withdraw
+from mtb.applications.views import application_out
+from mtb.catalog.service import catalog_by_version_id
+from mtb.errors import MTBError, NotFound, Unprocessable
+from mtb.identity.models import InsuredPerson
+from mtb.materials.service import add_material, get_material, remove_material
+from mtb.web.core import redirect, render, verify_csrf
+
+
+async def show(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str, home: str,
+               error: str | None = None, status_code: int = 200) -> Response:
+    app = await get_readable(session, actor, app_id)
+    out = await application_out(session, app)
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    by_kind: dict[str, list[object]] = {}
+    for m in out.materials:
+        by_kind.setdefault(m.kind, []).append(m)
+    title_kinds = {k.kind for k in doc.material_kinds if any(f.name == "physician_title" for f in k.fields)}
+    return render(request, "application.html", status_code=status_code, app=out, base=base, home=home,
+                  checklist=out.checklist, materials_by_kind=by_kind, title_kinds=title_kinds,
+                  titles=doc.physician_titles, idem_key=uuid.uuid4().hex, error=error,
+                  tz=ZoneInfo(request.app.state.settings.timezone))
+
+
+def _done(request: Request, location: str) -> Response:
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JSONResponse({"redirect": location})
+    return redirect(location)
+
+
+async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str) -> Response:
+    await verify_csrf(request)
+    app = await get_writable(session, actor, app_id)
+    form = await request.form()
+    upload_file, kind = form.get("file"), form.get("kind")
+    if not isinstance(upload_file, UploadFile) or not isinstance(kind, str):
+        raise Unprocessable("file_required", "请选择要上传的文件")
+    title = form.get("physician_title")
+    await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file,
+                       fields={"physician_title": title if isinstance(title, str) else None},
+                       storage=request.app.state.storage, settings=request.app.state.settings)
+    return _done(request, f"{base}/{app_id}#kind-{kind}")
+
+
+async def delete(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, material_id: uuid.UUID,
+                 *, base: str) -> Response:
+    await verify_csrf(request)
+    app = await get_writable(session, actor, app_id)
+    await remove_material(session, app=app, material=await get_material(session, app, material_id))
+    return redirect(f"{base}/{app_id}#materials")
+
+
+async def submit_page(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str,
+                      home: str) -> Response:
+    """Submit from the page; a refusal (e.g. missing materials) is shown on the application page."""
+    await verify_csrf(request)
+    key = (await request.form()).get("idempotency_key")
+    key = key if isinstance(key, str) and 0 < len(key) <= 128 else None
+    app = await get_writable(session, actor, app_id)
+    if key is not None and await replay(session, app.id, "submit", key) is not None:
+        return redirect(f"{base}/{app_id}")
+    beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
+    assert beneficiary is not None
+    try:
+        await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary)
+    except MTBError as exc:
+        await session.rollback()  # `show` reloads everything it needs
+        return await show(request, session, actor, app_id, base=base, home=home, error=exc.detail,
+                          status_code=exc.status_code)
+    if key is not None:
+        await remember(session, app, "submit", key, 200, {"id": str(app.id), "status": app.status})
+    return redirect(f"{base}/{app_id}")
+
+
+async def withdraw_page(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *,
+                        base: str) -> Response:
+    await verify_csrf(request)
+    app = await get_writable(session, actor, app_id)
+    await withdraw(session, app, actor=actor, reason="申请人在页面上撤回" if actor.kind == "person" else "窗口撤回")
+    return redirect(f"{base}/{app_id}")
+
+
+async def material_file(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID,
+                        material_id: uuid.UUID) -> FileResponse:
+    app = await get_readable(session, actor, app_id)
+    material = await get_material(session, app, material_id)
+    path = request.app.state.storage.path_for(material.sha256)
+    if not path.exists():
+        raise NotFound("material_file_missing", "材料文件不存在，请联系医保经办机构")
+    if actor.kind == "staff":
+        await record(session, app, "material_viewed", actor=actor,
+                     detail={"material_id": str(material.id), "kind": material.kind})
+    return FileResponse(path, media_type=material.content_type, filename=material.file_name,
+                        content_disposition_type="inline",
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+async def form_page(session: AsyncSession, actor: Actor, app_id: uuid.UUID) -> Response:
+    app = await get_readable(session, actor, app_id)
+    if actor.kind == "staff":
+        await record(session, app, "form_viewed", actor=actor)
+    return Response(await form_pdf(session, app), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="mtb-form-{app.id}.pdf"',
+                             "Cache-Control": "private, no-store"})
