@@ -36,10 +36,11 @@ async def show(request: Request, session: AsyncSession, actor: Actor, app_id: uu
                   tz=ZoneInfo(request.app.state.settings.timezone))
 
 
-def _done(request: Request, location: str) -> Response:
+def _done(request: Request, location: str, anchor: str) -> Response:
+    """An upload sent by the page script gets JSON (it reloads the page); a plain form gets a redirect."""
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return JSONResponse({"redirect": location})
-    return redirect(location)
+    return redirect(f"{location}#{anchor}")
 
 
 async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str) -> Response:
@@ -53,7 +54,7 @@ async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: 
     await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file,
                        fields={"physician_title": title if isinstance(title, str) else None},
                        storage=request.app.state.storage, settings=request.app.state.settings)
-    return _done(request, f"{base}/{app_id}#kind-{kind}")
+    return _done(request, f"{base}/{app_id}", f"kind-{kind}")
 
 
 async def delete(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, material_id: uuid.UUID,
