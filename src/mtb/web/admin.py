@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from mtb.catalog.document import CatalogDocument, Disease
 from mtb.catalog.loader import CatalogInvalid, CatalogProblem, parse_catalog
@@ -77,7 +77,7 @@ async def _page(request: Request, session: AsyncSession, staff: StaffUser, templ
                   region_name=_region_name(staff.region_code, current), local_time=local_time, **context)
 
 
-def _text(form: Any, name: str) -> str:
+def _text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 
@@ -320,7 +320,7 @@ def stats_charts(stats: RegionStats) -> dict[str, Markup]:
     return {
         "per_day": charts.stacked_columns(
             "chart-per-day", "每日新建申请（按渠道）", [d.strftime("%m-%d") for d in stats.days],
-            [charts.Series(name, [stats.per_day.get(d, {}).get(code, 0) for d in stats.days])
+            [charts.Series(name, [stats.created_on(d, code) for d in stats.days])
              for code, name in stats.channels],
             tips=[d.isoformat() for d in stats.days]),
         "by_disease": charts.horizontal_bars("chart-by-disease", "新建申请（按病种）", stats.by_disease),
