@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +26,7 @@ from mtb.errors import MTBError
 from mtb.identity.api import router as auth_router
 from mtb.identity.service import RegistryVerifier
 from mtb.jobs import scheduler
+from mtb.limits import BodyLimit
 from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
 from mtb.materials.storage import LocalStorage
@@ -97,6 +99,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
         return _answer(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(ValidationError)
+    async def _invalid_model(request: Request, exc: ValidationError) -> Response:
+        return _answer(request, 422, "invalid_request", "请求内容不完整或格式不正确",
+                       fields=[{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()])
+
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> Response:
         log.warning("input refused by the database", extra={"error": type(exc.orig).__name__})
@@ -141,14 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reasons = load_reasons(settings.reason_codes_path)
     install_error_handlers(app)
 
-    body_limit = settings.max_upload_bytes + 1024 * 1024  # one file plus the form around it
-
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > body_limit):
-            return _error(413, "file_too_large", f"请求内容过大（每个文件最大 {settings.max_upload_bytes // (1024 * 1024)} MB）")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, settings=settings)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -41,6 +41,8 @@ app.add_typer(insured_app, name="insured")
 app.add_typer(staff_app, name="staff")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(hospital_key_app, name="hospital-key")
+keys_app = typer.Typer(help="Data key rotation", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -177,6 +179,109 @@ def fonts() -> None:
     from mtb.materials.form import regular_font_file
 
     typer.echo(f"form font ready: {regular_font_file(get_settings().cache_path)}")
+
+
+@app.command("doctor")
+def doctor(clean: Annotated[bool, typer.Option(
+        "--clean", help="remove orphan files and temporaries untouched for the grace period")] = False) -> None:
+    """Check that every material's file exists and is intact; report (and with --clean remove) files
+    no material refers to. Exits 1 when a material's file is missing or corrupt."""
+    from mtb.doctor import DoctorReport, diagnose
+    from mtb.materials.storage import LocalStorage
+    from mtb.timeutil import utcnow
+
+    settings = get_settings()
+
+    async def runner() -> DoctorReport:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await diagnose(session, LocalStorage(settings.storage_path), now=utcnow(),
+                                      grace_minutes=settings.storage_gc_grace_minutes, clean=clean)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(runner())
+    grace = settings.storage_gc_grace_minutes
+    typer.echo(f"materials: {report.materials} rows, {report.files_checked} files checked")
+    typer.echo(f"missing files: {len(report.missing)} rows; corrupt files: {len(report.corrupt)} rows")
+    typer.echo(f"orphan files: {report.orphans} ({report.orphan_bytes} bytes), "
+               f"{report.orphans_past_grace} untouched for {grace} min")
+    typer.echo(f"temporary files: {report.temporaries} ({report.temporary_bytes} bytes), "
+               f"{report.temporaries_past_grace} untouched for {grace} min")
+    if report.removed is not None:
+        typer.echo(f"removed {report.removed.files} orphan files ({report.removed.bytes} bytes) "
+                   f"and {report.removed.temporaries} temporary files")
+    for broken in report.broken:
+        typer.echo(f"{broken.problem}: material {broken.material_id} of application {broken.application_id} "
+                   f"(sha256 {broken.sha256})", err=True)
+    if not report.healthy:
+        fail(f"{len(report.broken)} material(s) point to a missing or corrupt file; restore them from backup")
+    typer.echo("ok: every material's file is present and intact")
+
+
+@app.command("backup")
+def run_backup(dest: Annotated[Path, typer.Argument(help="a new or empty directory")]) -> None:
+    """Back up the embedded SQLite database and the material files into DEST (safe while serving)."""
+    import sqlite3
+
+    from mtb.backup import BackupRefused, backup
+
+    try:
+        manifest = backup(get_settings(), dest)
+    except BackupRefused as exc:
+        fail(f"backup refused: {exc}")
+        return
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"backup failed, nothing was kept in {dest}: {exc}")
+        return
+    typer.echo(f"backed up {sum(manifest.tables.values())} rows in {len(manifest.tables)} tables and "
+               f"{len(manifest.files)} files (revision {manifest.alembic_revision}) to {dest}")
+
+
+@app.command("restore")
+def run_restore(
+    src: Annotated[Path, typer.Argument(help="a directory made by `mtb backup`")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite a database that has data")] = False,
+) -> None:
+    """Restore the SQLite database and the material files from SRC, after checking every hash."""
+    import sqlite3
+
+    from mtb.backup import BackupRefused, restore
+
+    try:
+        manifest = restore(get_settings(), src, force=force)
+    except BackupRefused as exc:
+        fail(f"restore refused: {exc}")
+        return
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"restore failed: {exc}")
+        return
+    typer.echo(f"restored {sum(manifest.tables.values())} rows and {len(manifest.files)} files "
+               f"(backup of {manifest.created_at}, revision {manifest.alembic_revision})")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every ID number under MTB_DATA_KEY, reading it with MTB_OLD_DATA_KEY; all or nothing."""
+    import os
+
+    from mtb.identity.rotation import RotationFailed, rotate_data_key
+    from mtb.settings import DEV_SECRET
+
+    old_key = os.environ.get("MTB_OLD_DATA_KEY", "")
+    new_key = get_settings().data_key
+    if not old_key:
+        fail("MTB_OLD_DATA_KEY is not set: give the current key there and the new one in MTB_DATA_KEY")
+    if new_key == DEV_SECRET:
+        fail("MTB_DATA_KEY is the development default: set it to the new key")
+    try:
+        result = in_transaction(lambda s: rotate_data_key(s, old_key=old_key, new_key=new_key))
+    except RotationFailed as exc:
+        fail(f"rotation refused: {exc}; nothing was changed")
+        return
+    typer.echo(f"{result.people} ID numbers re-encrypted, {result.throttles_cleared} login counters cleared; "
+               "serve with the new MTB_DATA_KEY from now on")
 
 
 @app.command("serve")

@@ -1,21 +1,28 @@
 """What an uploaded file really is, judged by its content (never by its name or declared type).
 
-PDF: must parse, must not be encrypted, at most `max_pdf_pages` pages.
+PDF: must parse, must not be encrypted, at most `max_pdf_pages` pages (counted by walking the page tree
+with a budget, never trusting /Count and never decoding a content stream), and no active content:
+scripts, embedded files, launch actions (see `_active_content`).
 JPEG/PNG: the declared size must stay under `max_image_pixels` (checked before decoding, so a
-decompression bomb is refused without being unpacked), the whole image must decode, and its shorter
+decompression bomb is refused without being unpacked), nothing may follow the end of the image (a ZIP or
+a PDF appended makes a file that is also something else), the whole image must decode, and its shorter
 side must reach `min_image_side`. A photo that is small or looks blurred is accepted with a warning.
 """
 
 from __future__ import annotations
 
+import mmap
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import filetype
 from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject
 
 from mtb.errors import Unprocessable, UnsupportedMediaType
 from mtb.settings import Settings
@@ -26,6 +33,15 @@ SMALL = {"code": "photo_resolution_low", "message": "照片分辨率较低，可
 # Below this edge variance (on a 1024 px copy) a photo of a document is most likely out of focus.
 BLUR_EDGE_VARIANCE = 120.0
 RECOMMENDED_SIDE = 1000
+# After the end of an image, at most this many bytes, all 0x00 or 0xFF (some encoders pad).
+IMAGE_PADDING = 16
+UNREADABLE_IMAGE = "图片已损坏或不完整，请重新拍摄或导出后上传"
+UNREADABLE_PDF = "PDF 文件已损坏或无法读取，请重新导出后上传"
+PDF_SCRIPT = "PDF 文件含有脚本（JavaScript）"
+PDF_EMBEDDED = "PDF 文件含有嵌入的附件"
+PDF_LAUNCH = "PDF 文件含有启动程序或导入数据的动作"
+# Defence in depth after the object walk (see `_raw_active_content`).
+RAW_MARKERS = ((b"/JavaScript", PDF_SCRIPT), (b"/EmbeddedFile", PDF_EMBEDDED), (b"/Launch", PDF_LAUNCH))
 
 
 @dataclass(frozen=True)
@@ -57,17 +73,143 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
             reader = PdfReader(path, strict=False)
             if reader.is_encrypted:
                 raise Unprocessable("pdf_encrypted", "PDF 文件已加密或设置了密码，请上传未加密的文件")
-            pages = len(reader.pages)
+            pages = _pages(reader, settings.max_pdf_pages)
+            active = _active_content(reader.root_object, pages)
     except Unprocessable:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
             OSError) as exc:
-        raise Unprocessable("pdf_unreadable", "PDF 文件已损坏或无法读取，请重新导出后上传") from exc
-    if pages == 0:
+        raise Unprocessable("pdf_unreadable", UNREADABLE_PDF) from exc
+    if not pages:
         raise Unprocessable("pdf_unreadable", "PDF 文件没有页面")
-    if pages > settings.max_pdf_pages:
-        raise Unprocessable("pdf_too_many_pages", f"PDF 文件页数过多（最多 {settings.max_pdf_pages} 页）")
-    return Inspection("application/pdf", "pdf", pages=pages)
+    if active := active or _raw_active_content(path):
+        raise Unprocessable("pdf_active_content",
+                            f"{active}，出于安全考虑不能上传；请用“打印为 PDF”另存，或扫描纸质件后重新上传")
+    return Inspection("application/pdf", "pdf", pages=len(pages))
+
+
+def _pages(reader: PdfReader, limit: int) -> list[DictionaryObject]:
+    """The page dictionaries, in order, as pypdf would flatten them, refused past `limit` pages.
+
+    Walked here rather than by `len(reader.pages)`: a small file can describe a tree of 10^9 pages by
+    listing one /Pages node many times in /Kids (or loop back to an ancestor), and /Count can lie. This
+    walk stops at the first page over the limit, and at a budget of intermediate nodes that no real tree
+    of `limit` pages needs. Only dictionaries are read: no content stream is decoded.
+    """
+    root = _get(reader.root_object, "/Pages")
+    if not isinstance(root, DictionaryObject):
+        raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
+    pages: list[DictionaryObject] = []
+    intermediate = 0
+    stack: list[Iterator[Any]] = [iter([root])]
+    while stack:
+        kid = next(stack[-1], None)
+        if kid is None:
+            stack.pop()
+            continue
+        node = kid.get_object()
+        if not isinstance(node, DictionaryObject) or not node:
+            continue  # pypdf skips these too
+        kind = _get(node, "/Type")
+        if kind == "/Pages" or (kind is None and "/Kids" in node):
+            intermediate += 1
+            if intermediate > 2 * limit + 16:
+                raise Unprocessable("pdf_unreadable", "PDF 文件的页面结构异常，请重新导出后上传")
+            kids = _get(node, "/Kids")
+            if not isinstance(kids, ArrayObject):
+                raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
+            stack.append(iter(kids))
+        elif kind in ("/Page", None):
+            pages.append(node)
+            if len(pages) > limit:
+                raise Unprocessable("pdf_too_many_pages", f"PDF 文件页数过多（最多 {limit} 页）")
+    return pages
+
+
+def _active_content(catalog: DictionaryObject, pages: list[DictionaryObject]) -> str | None:
+    """What a viewer could run or open from this PDF (a reason to show), or None.
+
+    Looks where viewers look: the catalog's /Names (document JavaScript, embedded files), associated
+    files (/AF), the open action and document actions (/OpenAction, /AA), each page's actions and
+    annotations (file attachments, rich media, link and widget actions), and the form fields' actions.
+    Actions are followed along their /Next chains.
+    """
+    names = _dict(catalog.get("/Names"))
+    if names is not None and "/JavaScript" in names:
+        return PDF_SCRIPT
+    if (names is not None and "/EmbeddedFiles" in names) or "/AF" in catalog:
+        return PDF_EMBEDDED
+    actions: list[Any] = [catalog.get("/OpenAction"), *_values(catalog.get("/AA"))]
+    for page in pages:
+        if "/AF" in page:
+            return PDF_EMBEDDED
+        actions += _values(page.get("/AA"))
+        for item in _array(page.get("/Annots")):
+            annotation = _dict(item)
+            if annotation is None:
+                continue
+            if _get(annotation, "/Subtype") in ("/FileAttachment", "/RichMedia"):
+                return PDF_EMBEDDED
+            actions += [annotation.get("/A"), *_values(annotation.get("/AA"))]
+    form = _dict(catalog.get("/AcroForm"))
+    fields = _array(form.get("/Fields")) if form is not None else []
+    seen: set[int] = set()
+    while fields:
+        field_ = _dict(fields.pop())
+        if field_ is None or id(field_) in seen:
+            continue
+        seen.add(id(field_))
+        actions += [field_.get("/A"), *_values(field_.get("/AA"))]
+        fields += _array(field_.get("/Kids"))
+    while actions:
+        action = _dict(actions.pop())
+        if action is None or id(action) in seen:
+            continue
+        seen.add(id(action))
+        kind = _get(action, "/S")
+        if kind in ("/JavaScript", "/RichMediaExecute") or "/JS" in action:
+            return PDF_SCRIPT
+        if kind in ("/Launch", "/ImportData"):
+            return PDF_LAUNCH
+        if kind == "/GoToE":
+            return PDF_EMBEDDED
+        following = _get(action, "/Next")
+        actions += following if isinstance(following, ArrayObject) else [following]
+    return None
+
+
+def _raw_active_content(path: Path) -> str | None:
+    """The same look in the raw bytes, as defence in depth.
+
+    The object walk sees the document as pypdf reads it. A viewer that repairs a damaged file differently
+    (rebuilding a broken cross-reference table, or taking an object pypdf skipped) could find an action
+    the walk never reached; in plain objects its name still shows in the bytes. Names written with #
+    escapes or kept in compressed object streams do not show here, which is why the walk comes first.
+    """
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return next((reason for marker, reason in RAW_MARKERS if data.find(marker) >= 0), None)
+
+
+def _get(node: DictionaryObject, key: str) -> Any:
+    """An entry with its indirect reference resolved (`get` leaves it unresolved)."""
+    value = node.get(key)
+    return value.get_object() if value is not None else None
+
+
+def _dict(value: Any) -> DictionaryObject | None:
+    value = value.get_object() if value is not None else None
+    return value if isinstance(value, DictionaryObject) else None
+
+
+def _array(value: Any) -> list[Any]:
+    value = value.get_object() if value is not None else None
+    return list(value) if isinstance(value, ArrayObject) else []
+
+
+def _values(value: Any) -> list[Any]:
+    """The entries of an additional-actions (/AA) dictionary."""
+    actions = _dict(value)
+    return list(actions.values()) if actions is not None else []
 
 
 def _too_large(settings: Settings) -> Unprocessable:
@@ -83,7 +225,7 @@ def _inspect_image(path: Path, mime: str, settings: Settings) -> Inspection:
     except Image.DecompressionBombError as exc:  # Pillow's own guard, far above ours
         raise _too_large(settings) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise Unprocessable("image_unreadable", "图片已损坏或不完整，请重新拍摄或导出后上传") from exc
+        raise Unprocessable("image_unreadable", UNREADABLE_IMAGE) from exc
     try:
         with img:
             width, height = img.size
@@ -91,12 +233,13 @@ def _inspect_image(path: Path, mime: str, settings: Settings) -> Inspection:
                 raise _too_large(settings)
             if Image.MIME.get(img.format or "") != mime:
                 raise UnsupportedMediaType("unsupported_file_type", "只能上传 PDF、JPG 或 PNG 格式的文件")
+            _check_ends_cleanly(path, mime)
             img.load()
             sharpness = _edge_variance(img)
     except (Unprocessable, UnsupportedMediaType):
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise Unprocessable("image_unreadable", "图片已损坏或不完整，请重新拍摄或导出后上传") from exc
+        raise Unprocessable("image_unreadable", UNREADABLE_IMAGE) from exc
     if min(width, height) < settings.min_image_side:
         raise Unprocessable("image_resolution_too_low",
                             f"图片分辨率过低（短边至少 {settings.min_image_side} 像素），请重新拍摄")
@@ -114,3 +257,90 @@ def _edge_variance(img: Image.Image) -> float:
     grey.thumbnail((1024, 1024))
     edges = grey.filter(ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=1, offset=128))
     return float(ImageStat.Stat(edges).var[0])
+
+
+def _check_ends_cleanly(path: Path, mime: str) -> None:
+    """Refuse an image with anything but a little padding after its end.
+
+    Decoders stop at the end of the image (JPEG's EOI marker, PNG's IEND chunk) and ignore what follows,
+    so a ZIP, a PDF or a page of HTML appended there makes a file that is an image to us and something
+    else to another program. The end is found by following the file's structure, not by searching for
+    the marker, which can also occur inside the data.
+    """
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        end = _jpeg_end(data) if mime == "image/jpeg" else _png_end(data)
+        if end is None:
+            raise Unprocessable("image_unreadable", UNREADABLE_IMAGE)
+        rest = data[end:end + IMAGE_PADDING + 1]
+    if len(rest) > IMAGE_PADDING or rest.strip(b"\x00\xff"):
+        raise Unprocessable("file_has_trailing_data",
+                            "图片文件末尾附带了其他数据（可能被拼接或改动过），请重新拍摄或另存为普通图片后上传")
+
+
+def _png_end(data: mmap.mmap) -> int | None:
+    """Offset just past the IEND chunk: chunk by chunk (length, type, data, CRC) from the signature."""
+    pos = 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
+# Markers that stand alone, without a length: TEM and the restart markers RST0-7.
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+def _jpeg_end(data: mmap.mmap) -> int | None:
+    """Offset just past the EOI marker that ends the image, or None if the structure breaks off.
+
+    After SOI come marker segments, each with its length. A scan (SOS) is followed by entropy-coded
+    data, in which 0xFF is either stuffed (FF00) or starts a restart marker (FFD0-FFD7); the first other
+    marker ends the scan. A progressive image has several scans; EOI ends the image.
+    """
+    size = len(data)
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while True:
+        if pos >= size or data[pos] != 0xFF:
+            return None
+        while pos < size and data[pos] == 0xFF:  # fill bytes may precede a marker
+            pos += 1
+        if pos >= size:
+            return None
+        code = data[pos]
+        pos += 1
+        if code == 0xD9:
+            return pos
+        if code in _JPEG_STANDALONE:
+            continue
+        if code in (0x00, 0xD8) or pos + 2 > size:
+            return None
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        if length < 2:
+            return None
+        pos += length
+        if code == 0xDA:
+            found = _end_of_scan(data, pos)
+            if found is None:
+                return None
+            pos = found
+
+
+def _end_of_scan(data: mmap.mmap, pos: int) -> int | None:
+    """Offset of the marker that ends the entropy-coded data starting at `pos`."""
+    size = len(data)
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= size:
+            return None
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos += 2
+        elif following == 0xFF:
+            pos += 1
+        else:
+            return pos
