@@ -37,7 +37,7 @@ from mtb.qualifications.eligibility import router as eligibility_router
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
-from mtb.web.core import STATIC_DIR, LoginRequired, redirect, render
+from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render, set_cookie
 from mtb.web.routes import PAGE_ROUTERS
 
 log = logging.getLogger("mtb.app")
@@ -153,6 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
+        renewed = getattr(request.state, "renewed_session", None)
+        if renewed is not None:
+            set_cookie(request, response, SESSION_COOKIE, renewed[0], max_age=renewed[1])
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,7 @@ from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
 from mtb.catalog.service import catalog_by_version_id
+from mtb.identity.models import RevokedToken
 from mtb.materials.models import Material
 from mtb.materials.storage import LocalStorage
 from mtb.notifications.service import Message, notify
@@ -160,6 +161,8 @@ async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Set
         report.claims_released = await release_lapsed_claims(session, instant, settings.claim_idle_minutes)
     async with sessionmaker() as session, session.begin():
         report.reminders = await send_reminders(session, day, settings.reminder_days)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < instant))
     async with sessionmaker() as session:
         report.files_removed = await collect_garbage(session, LocalStorage(settings.storage_path), instant,
                                                      settings.storage_gc_grace_minutes)

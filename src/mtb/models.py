@@ -3,7 +3,7 @@
 from mtb.applications.models import Application, ApplicationEvent, CrossRegionFiling, IdempotentResponse
 from mtb.catalog.models import CatalogVersion
 from mtb.db import Base
-from mtb.identity.models import InsuredPerson, LoginThrottle, StaffUser
+from mtb.identity.models import InsuredPerson, LoginThrottle, RevokedToken, StaffUser
 from mtb.materials.models import Material
 from mtb.notifications.models import Notification
 from mtb.qualifications.models import HospitalKey, Qualification, QualificationEvent, ReminderSent
@@ -11,4 +11,4 @@ from mtb.review.models import QualitySample, ReviewDecision
 
 __all__ = ["Application", "ApplicationEvent", "Base", "CatalogVersion", "CrossRegionFiling",
            "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "HospitalKey", "Qualification", "QualificationEvent", "QualitySample", "ReminderSent",
-           "ReviewDecision", "StaffUser"]
+           "ReviewDecision", "RevokedToken", "StaffUser"]

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # so it is kept apart from the token secret.
     data_key: str = DEV_SECRET
     token_lifetime_minutes: int = Field(default=60, ge=1)
+    # Staff sessions end after this long without a request (pages renew the session while in use).
+    staff_idle_minutes: int = Field(default=30, ge=1)
+    # Uploads one person or clerk may make per minute.
+    uploads_per_minute: int = Field(default=30, ge=1)
     timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
     # Login throttling: this many failures within the window blocks the ID number (or client) for a while.

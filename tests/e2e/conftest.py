@@ -32,9 +32,10 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(database_url: str) -> Iterator[object]:
-    """One chromium for the session (after the migrations: Playwright's sync API holds the event loop)."""
+    """One chromium per module. Playwright's sync API holds an event loop in this thread while it runs, so
+    it starts after the migrations and stops before the other (async) tests run."""
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):

@@ -68,6 +68,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/auth/real-name"): ALL_OK,
     ("POST", "/api/v1/auth/staff"): ALL_OK,
     ("GET", "/api/v1/me"): ANY_TOKEN,
+    ("POST", "/api/v1/auth/logout"): ANY_TOKEN,
     ("POST", "/api/v1/applications"): APP_CREATE,
     ("GET", "/api/v1/applications"): ANY_TOKEN,
     ("GET", "/api/v1/applications/{application_id}"): APP_READ,

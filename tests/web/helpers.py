@@ -25,12 +25,12 @@ async def csrf(client: httpx.AsyncClient, path: str = "/login") -> str:
 async def as_person(seed: Seed, person: Person) -> None:
     """Give the test client the page session of `person` (same token the login page sets)."""
     headers = await seed.login(person)
-    seed.client.cookies.set(SESSION_COOKIE, headers["Authorization"].split()[1])
+    seed.client.cookies.set(SESSION_COOKIE, headers["Authorization"].split()[1], domain="mtb.test")
 
 
 async def as_staff(seed: Seed, staff: Any) -> None:
     headers = await seed.staff_login(staff)
-    seed.client.cookies.set(SESSION_COOKIE, headers["Authorization"].split()[1])
+    seed.client.cookies.set(SESSION_COOKIE, headers["Authorization"].split()[1], domain="mtb.test")
 
 
 async def post_form(client: httpx.AsyncClient, path: str, data: dict[str, Any] | None = None,

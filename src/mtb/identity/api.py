@@ -11,7 +11,7 @@ from mtb.identity.auth import CurrentPrincipal
 from mtb.identity.models import InsuredPerson, StaffUser
 from mtb.identity.schemas import Me, PersonOut, PersonToken, RealNameLogin, StaffLogin, StaffOut, StaffToken
 from mtb.identity.service import authenticate_staff
-from mtb.identity.tokens import Principal, issue_token
+from mtb.identity.tokens import Principal, issue_token, revoke
 from mtb.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -49,6 +49,12 @@ async def staff_login(body: StaffLogin, request: Request, session: DBSession) ->
     token, lifetime = issue_token(
         Principal(kind="staff", id=staff.id, role=staff.role, region_code=staff.region_code))
     return StaffToken(access_token=token, expires_in=lifetime, staff=StaffOut.of(staff))
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(principal: CurrentPrincipal, session: DBSession) -> None:
+    """End this token now (not only when it expires)."""
+    await revoke(session, principal)
 
 
 @router.get("/me", response_model=Me)

@@ -14,17 +14,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mtb.db import DBSession
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
-from mtb.identity.tokens import Principal, decode_token
+from mtb.identity.tokens import Principal, decode_token, ensure_not_revoked
 
 _bearer = HTTPBearer(auto_error=False, description="登录后获得的访问令牌")
 
 
 async def current_principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], session: DBSession,
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
-    return decode_token(credentials.credentials)
+    principal = decode_token(credentials.credentials)
+    await ensure_not_revoked(session, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -59,6 +59,15 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RevokedToken(Base):
+    """A token ended by logout before its expiry."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class LoginThrottle(Base):
     """Failed logins per key (an ID number's hash, a username, a client address) within a window."""
 

@@ -55,6 +55,31 @@ async def record_failure(sessionmaker: async_sessionmaker[AsyncSession], key: st
             continue  # another worker inserted the same key first: count on its row
 
 
+async def count_within(sessionmaker: async_sessionmaker[AsyncSession], key: str, *, limit: int,
+                       window_seconds: int, code: str, detail: str) -> None:
+    """Allow `limit` events per window for `key` (e.g. uploads per minute per person), then 429."""
+    now = utcnow()
+    for _attempt in range(3):
+        try:
+            async with sessionmaker() as session, session.begin():
+                row = await session.get(LoginThrottle, key, with_for_update=True)
+                if row is None:
+                    row = LoginThrottle(key=key, failures=0, window_started_at=now)
+                    session.add(row)
+                if row.window_started_at + timedelta(seconds=window_seconds) <= now:
+                    row.failures, row.window_started_at = 0, now
+                row.failures += 1
+                count, started = row.failures, row.window_started_at
+            break
+        except IntegrityError:
+            continue
+    else:
+        return
+    if count > limit:
+        wait = max(1, math.ceil((started + timedelta(seconds=window_seconds) - now).total_seconds()))
+        raise TooManyRequests(code, detail, extra={"retry_after": wait}, headers={"Retry-After": str(wait)})
+
+
 async def clear(sessionmaker: async_sessionmaker[AsyncSession], key: str) -> None:
     async with sessionmaker() as session, session.begin():
         row = await session.get(LoginThrottle, key)

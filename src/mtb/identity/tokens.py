@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.errors import Unauthorized
+from mtb.identity.models import RevokedToken
 from mtb.settings import get_settings
 from mtb.timeutil import utcnow
 
@@ -22,16 +24,24 @@ class Principal:
     id: uuid.UUID
     role: str | None = None
     region_code: str | None = None
+    jti: str | None = None
+    expires_at: float | None = None
+
+
+def lifetime_seconds(kind: str) -> int:
+    """Staff tokens last as long as the idle timeout (pages renew them); people's for the token lifetime."""
+    settings = get_settings()
+    return (settings.staff_idle_minutes if kind == "staff" else settings.token_lifetime_minutes) * 60
 
 
 def issue_token(principal: Principal) -> tuple[str, int]:
-    """Return the token and its lifetime in seconds."""
+    """Return the token and its lifetime in seconds. Each token has an id (jti) so logout can end it."""
     settings = get_settings()
-    lifetime = settings.token_lifetime_minutes * 60
+    lifetime = lifetime_seconds(principal.kind)
     now = utcnow()
     claims: dict[str, object] = {
         "sub": str(principal.id), "kind": principal.kind, "iat": now,
-        "exp": now + timedelta(seconds=lifetime),
+        "exp": now + timedelta(seconds=lifetime), "jti": uuid.uuid4().hex,
     }
     if principal.role:
         claims["role"] = principal.role
@@ -51,7 +61,21 @@ def decode_token(token: str) -> Principal:
         if kind not in ("person", "staff"):
             raise ValueError(kind)
         return Principal(kind=kind, id=uuid.UUID(claims["sub"]), role=claims.get("role"),
-                         region_code=claims.get("region"))
+                         region_code=claims.get("region"), jti=claims.get("jti"), expires_at=float(claims["exp"]))
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录",
                            headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+async def ensure_not_revoked(session: AsyncSession, principal: Principal) -> None:
+    if principal.jti and await session.get(RevokedToken, principal.jti) is not None:
+        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def revoke(session: AsyncSession, principal: Principal) -> None:
+    """End a token before its expiry (logout). Rows past their expiry can be purged."""
+    if principal.jti is None or await session.get(RevokedToken, principal.jti) is not None:
+        return
+    expires = datetime.fromtimestamp(principal.expires_at or utcnow().timestamp(), UTC)
+    session.add(RevokedToken(jti=principal.jti, expires_at=expires))
+    await session.flush()

@@ -15,7 +15,7 @@ from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.db import DBSession
 from mtb.errors import NotFound
-from mtb.materials.service import add_material, get_material, remove_material
+from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
 from mtb.materials.storage import LocalStorage
 
 router = APIRouter(prefix="/api/v1/applications/{application_id}/materials", tags=["materials"])
@@ -33,6 +33,7 @@ async def upload(application_id: uuid.UUID, request: Request, acting: Writer, se
                  issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                  issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
     """Upload one file (PDF, JPG or PNG, judged by content) as a material of `kind`."""
+    await check_upload_rate(request.app.state.sessionmaker, acting.actor, request.app.state.settings)
     app = await get_writable(session, acting.actor, application_id)
     material = await add_material(
         session, app=app, actor=acting.actor, kind=kind, upload=file,
@@ -50,6 +51,7 @@ async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Re
                   issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                   issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
     """Replace a material's file (same kind), e.g. after it was marked unclear."""
+    await check_upload_rate(request.app.state.sessionmaker, acting.actor, request.app.state.settings)
     app = await get_writable(session, acting.actor, application_id)
     old = await get_material(session, app, material_id)
     kind = old.kind
@@ -83,5 +85,5 @@ async def download(application_id: uuid.UUID, material_id: uuid.UUID, request: R
         await record(session, app, "material_viewed", actor=acting.actor,
                      detail={"material_id": str(material.id), "kind": material.kind})
     return FileResponse(path, media_type=material.content_type, filename=material.file_name,
-                        content_disposition_type="inline",
+                        content_disposition_type="attachment",
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

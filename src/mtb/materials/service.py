@@ -14,7 +14,7 @@ import uuid
 import anyio
 from fastapi import UploadFile
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mtb.applications.actors import Actor
 from mtb.applications.models import Application
@@ -22,6 +22,7 @@ from mtb.applications.service import ensure_editable, update_guarded
 from mtb.applications.states import EDITABLE
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import Conflict, NotFound, Unprocessable
+from mtb.identity.throttle import count_within
 from mtb.materials.inspect import inspect_file
 from mtb.materials.models import Material
 from mtb.materials.storage import LocalStorage
@@ -110,6 +111,13 @@ async def remove_material(session: AsyncSession, *, app: Application, material: 
     await update_guarded(session, app)
     await session.delete(material)
     await session.flush()
+
+
+async def check_upload_rate(sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, settings: Settings) -> None:
+    """At most `uploads_per_minute` per person or clerk. Call it before the request writes anything: the
+    counter has its own transaction, and on SQLite a second writer would wait for the first."""
+    await count_within(sessionmaker, f"upload:{actor.id}", limit=settings.uploads_per_minute, window_seconds=60,
+                       code="too_many_uploads", detail="上传过于频繁，请稍后再试")
 
 
 async def _hold_editable(session: AsyncSession, app: Application) -> None:

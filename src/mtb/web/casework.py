@@ -17,7 +17,7 @@ from mtb.applications.views import application_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import MTBError, NotFound, Unprocessable
 from mtb.identity.models import InsuredPerson
-from mtb.materials.service import add_material, get_material, remove_material
+from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
 from mtb.web.core import redirect, render, verify_csrf
 
 
@@ -45,6 +45,7 @@ def _done(request: Request, location: str, anchor: str) -> Response:
 
 async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str) -> Response:
     await verify_csrf(request)
+    await check_upload_rate(request.app.state.sessionmaker, actor, request.app.state.settings)
     app = await get_writable(session, actor, app_id)
     form = await request.form()
     upload_file, kind = form.get("file"), form.get("kind")

@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.errors import Forbidden, MTBError
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
-from mtb.identity.tokens import Principal, decode_token
+from mtb.identity.tokens import (
+    Principal,
+    decode_token,
+    ensure_not_revoked,
+    issue_token,
+    lifetime_seconds,
+    revoke,
+)
+from mtb.timeutil import utcnow
 
 SESSION_COOKIE = "mtb_session"
 CSRF_COOKIE = "mtb_csrf"
@@ -84,8 +92,26 @@ def session_principal(request: Request) -> Principal | None:
         return None
 
 
-async def page_person(request: Request, session: AsyncSession) -> InsuredPerson:
+async def _live_principal(request: Request, session: AsyncSession) -> Principal | None:
     principal = session_principal(request)
+    if principal is None:
+        return None
+    try:
+        await ensure_not_revoked(session, principal)
+    except MTBError:
+        return None
+    return principal
+
+
+async def end_session(request: Request, session: AsyncSession) -> None:
+    """Logout: the token stops working everywhere, not only in this browser."""
+    principal = session_principal(request)
+    if principal is not None:
+        await revoke(session, principal)
+
+
+async def page_person(request: Request, session: AsyncSession) -> InsuredPerson:
+    principal = await _live_principal(request, session)
     person = await session.get(InsuredPerson, principal.id) if principal and principal.kind == "person" else None
     if person is None:
         raise LoginRequired("/login", request.url.path)
@@ -94,7 +120,7 @@ async def page_person(request: Request, session: AsyncSession) -> InsuredPerson:
 
 
 async def page_staff(request: Request, session: AsyncSession, *roles: StaffRole) -> StaffUser:
-    principal = session_principal(request)
+    principal = await _live_principal(request, session)
     staff = await session.get(StaffUser, principal.id) if principal and principal.kind == "staff" else None
     if staff is None or not staff.active:
         raise LoginRequired("/staff/login", request.url.path)
@@ -102,6 +128,12 @@ async def page_staff(request: Request, session: AsyncSession, *roles: StaffRole)
                                "region_code": staff.region_code}
     if roles and staff.role not in {r.value for r in roles}:
         raise Forbidden("forbidden_role", "您的岗位无权使用此功能")
+    assert principal is not None and principal.expires_at is not None
+    if principal.expires_at - utcnow().timestamp() < lifetime_seconds("staff") / 2:
+        # Idle timeout, not a fixed one: a session in use is renewed (the middleware sets the cookie).
+        token, lifetime = issue_token(Principal(kind="staff", id=staff.id, role=staff.role,
+                                                region_code=staff.region_code))
+        request.state.renewed_session = (token, lifetime)
     return staff
 
 

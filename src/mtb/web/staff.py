@@ -36,6 +36,7 @@ from mtb.review.service import claim, claim_state, decide
 from mtb.web import casework
 from mtb.web.core import (
     SESSION_COOKIE,
+    end_session,
     page_staff,
     redirect,
     render,
@@ -82,8 +83,9 @@ async def login(request: Request, session: DBSession) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: DBSession) -> Response:
     await verify_csrf(request)
+    await end_session(request, session)
     response = redirect("/staff/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
