@@ -8,7 +8,9 @@ transactions (login throttling, the CLI, concurrent requests) is tested exactly 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 from mtb import timeutil
+from mtb.identity import idnumber
+from mtb.logs import mask_ids
 from mtb.app import create_app
 from mtb.migrate import upgrade
 from mtb.models import Base
@@ -135,3 +139,40 @@ class Clock:
 def clock() -> Iterator[Clock]:
     yield Clock()
     timeutil.freeze(None)
+
+
+class _IdNumberWatch(logging.Handler):
+    """Sees every log record of the test session, raw (before any masking formatter), and remembers any
+    that carries a full, valid resident ID number."""
+
+    pattern = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.offenders: list[str] = []
+
+    # The HTTP client of the tests plays the hospital or the phone: its own logs are not MTB's.
+    clients = ("httpx", "httpcore", "hpack")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(self.clients):
+            return
+        texts = [record.getMessage(), *(str(v) for k, v in vars(record).items() if k not in ("msg", "args"))]
+        for text in texts:
+            for number in self.pattern.findall(text):
+                if idnumber.is_valid(number.upper()):
+                    self.offenders.append(f"{record.name}: {mask_ids(text[:120])!r}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_id_number_in_logs() -> Iterator[None]:
+    """Logs never carry a full ID number: checked over every record the whole suite produces."""
+    watch = _IdNumberWatch()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(watch)
+    root.setLevel(logging.INFO)
+    yield
+    root.removeHandler(watch)
+    root.setLevel(previous)
+    assert not watch.offenders, "full ID numbers were logged:\n" + "\n".join(watch.offenders[:20])
