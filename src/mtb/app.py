@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,6 +46,21 @@ log = logging.getLogger("mtb.app")
 # No inline script or style; images may come from blob: (previews before upload).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+class ErrorOut(BaseModel):
+    """Every refusal: a stable code to branch on, and a sentence a person understands."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    detail: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in (
+        (401, "not logged in, or the token has ended"), (403, "a role that may not do this"),
+        (404, "not found, or not yours to see"), (409, "a state conflict"), (413, "too large"),
+        (415, "a file type MTB does not take"), (422, "malformed or incomplete input"),
+        (429, "too many attempts"))}
 
 _HTTP_CODES = {
     401: ("not_authenticated", "请先登录"),
@@ -137,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await task
         await engine.dispose()
 
-    app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan,
+    app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan, responses=ERROR_RESPONSES,
                   description="门诊特殊病备案 / 门诊慢特病待遇认定：在线申请与经办审核")
     app.state.settings = settings
     app.state.engine = engine
