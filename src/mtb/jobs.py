@@ -24,8 +24,8 @@ from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
 from mtb.catalog.service import catalog_by_version_id
+from mtb.doctor import remove_unreferenced
 from mtb.identity.models import RevokedToken
-from mtb.materials.models import Material
 from mtb.materials.storage import LocalStorage
 from mtb.notifications.service import Message, notify
 from mtb.qualifications.models import Qualification, QualificationStatus, ReminderSent
@@ -137,17 +137,8 @@ async def send_reminders(session: AsyncSession, today: date, days_before: list[i
 
 async def collect_garbage(session: AsyncSession, storage: LocalStorage, now: datetime, grace_minutes: int) -> int:
     """Remove stored files that no material refers to and nobody touched for the grace period."""
-    cutoff = (now - timedelta(minutes=grace_minutes)).timestamp()
-    stale = [sha for sha, mtime in storage.stored() if mtime < cutoff]
-    removed = storage.remove_stale_temporaries(cutoff)
-    for start in range(0, len(stale), BATCH):
-        chunk = stale[start:start + BATCH]
-        used = set((await session.execute(select(Material.sha256).where(Material.sha256.in_(chunk)))).scalars())
-        for sha in chunk:
-            if sha not in used:
-                storage.delete(sha)
-                removed += 1
-    return removed
+    removal = await remove_unreferenced(session, storage, now=now, grace_minutes=grace_minutes)
+    return removal.files + removal.temporaries
 
 
 async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *,

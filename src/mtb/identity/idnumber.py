@@ -84,19 +84,19 @@ def _keys(data_key: str) -> tuple[bytes, bytes]:
     return derive(b"lookup-hash"), derive(b"encryption")
 
 
-def lookup_hash(number: str) -> str:
-    hash_key, _ = _keys(get_settings().data_key)
+def lookup_hash(number: str, *, data_key: str | None = None) -> str:
+    hash_key, _ = _keys(data_key or get_settings().data_key)
     return hmac.new(hash_key, number.encode(), hashlib.sha256).hexdigest()
 
 
-def encrypt(number: str) -> str:
-    _, enc_key = _keys(get_settings().data_key)
+def encrypt(number: str, *, data_key: str | None = None) -> str:
+    _, enc_key = _keys(data_key or get_settings().data_key)
     nonce = os.urandom(12)
     return base64.b64encode(nonce + AESGCM(enc_key).encrypt(nonce, number.encode(), b"id")).decode()
 
 
-def decrypt(token: str) -> str:
-    _, enc_key = _keys(get_settings().data_key)
+def decrypt(token: str, *, data_key: str | None = None) -> str:
+    _, enc_key = _keys(data_key or get_settings().data_key)
     raw = base64.b64decode(token)
     return AESGCM(enc_key).decrypt(raw[:12], raw[12:], b"id").decode()
 

@@ -1,26 +1,22 @@
 """Rotating the data key (`mtb keys rotate`): every stored ID number re-encrypted, every lookup hash
 recomputed, under the new key.
 
-The key derivation is idnumber's own (`_keys`); the helpers here take the key as an argument because
-a rotation holds two keys at once, while the rest of the code only ever uses the configured one.
+A rotation holds two keys at once, so it passes them explicitly to idnumber's functions (which
+otherwise use the configured key).
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
 import hmac
-import os
 import uuid
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mtb.identity.idnumber import _keys
+from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson, LoginThrottle
 
 _BATCH = 1000
@@ -60,11 +56,11 @@ async def rotate_data_key(session: AsyncSession, *, old_key: str, new_key: str) 
         changes = []
         for person_id, token, old_hash in batch:
             number = _decrypt(token, old_key, person_id)
-            if not hmac.compare_digest(lookup_hash(number, old_key), old_hash):
+            if not hmac.compare_digest(idnumber.lookup_hash(number, data_key=old_key), old_hash):
                 raise RotationFailed(f"insured person {person_id}: the decrypted ID number does not match "
                                      "its lookup hash under the old key")
-            changes.append({"id": person_id, "id_number_enc": encrypt(number, new_key),
-                            "id_number_hash": lookup_hash(number, new_key)})
+            changes.append({"id": person_id, "id_number_enc": idnumber.encrypt(number, data_key=new_key),
+                            "id_number_hash": idnumber.lookup_hash(number, data_key=new_key)})
         await session.execute(update(InsuredPerson), changes)
         people += len(batch)
         last = batch[-1][0]
@@ -73,26 +69,9 @@ async def rotate_data_key(session: AsyncSession, *, old_key: str, new_key: str) 
     return RotationResult(people=people, throttles_cleared=cleared.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def lookup_hash(number: str, data_key: str) -> str:
-    hash_key, _ = _keys(data_key)
-    return hmac.new(hash_key, number.encode(), hashlib.sha256).hexdigest()
-
-
-def encrypt(number: str, data_key: str) -> str:
-    _, enc_key = _keys(data_key)
-    nonce = os.urandom(12)
-    return base64.b64encode(nonce + AESGCM(enc_key).encrypt(nonce, number.encode(), b"id")).decode()
-
-
-def decrypt(token: str, data_key: str) -> str:
-    _, enc_key = _keys(data_key)
-    raw = base64.b64decode(token, validate=True)
-    return AESGCM(enc_key).decrypt(raw[:12], raw[12:], b"id").decode()
-
-
 def _decrypt(token: str, data_key: str, person_id: uuid.UUID) -> str:
     try:
-        return decrypt(token, data_key)
+        return idnumber.decrypt(token, data_key=data_key)
     except (InvalidTag, binascii.Error, ValueError):
         raise RotationFailed(f"insured person {person_id}: the ID number does not decrypt with the old key "
                              "(MTB_OLD_DATA_KEY)") from None
