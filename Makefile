@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,23 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks of issue 8 (not part of `make test`): load BENCH_SIZE synthetic applications into SQLite
+# under var/bench/, then measure the HTTP hot paths. See docs/benchmarks.md.
+BENCH_SIZE ?= 100000
+BENCH_SECONDS ?= 10
+BENCH_DB := var/bench/mtb-$(BENCH_SIZE).sqlite3
+bench: $(STAMP)
+	$(BIN)/python -c "import psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet psutil
+	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null 2>&1; } || echo "wrk not installed: using the httpx load generator"
+	mkdir -p var/bench
+	MTB_STORAGE_PATH=var/bench/files $(BIN)/python bench/load.py --size $(BENCH_SIZE) \
+		--url sqlite+aiosqlite:///$(BENCH_DB) --json var/bench/load-sqlite-$(BENCH_SIZE).json
+	$(BIN)/python bench/explain.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) \
+		> var/bench/plans-sqlite-$(BENCH_SIZE).md
+	$(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) \
+		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-sqlite-$(BENCH_SIZE).json \
+		| tee var/bench/results-sqlite-$(BENCH_SIZE).md
 
 clean:
 	rm -rf $(VENV) var
