@@ -1,5 +1,6 @@
 """The operators' command line: `mtb db upgrade`, `mtb catalog load`, `mtb insured import`,
-`mtb staff create`, `mtb demo`, `mtb serve`.
+`mtb staff create`, `mtb hospital-key create`, `mtb jobs run`, `mtb doctor`, `mtb backup`, `mtb restore`,
+`mtb keys rotate`, `mtb fonts`, `mtb demo`, `mtb serve`.
 
 Every failure prints what went wrong to stderr and exits non-zero; nothing half-done is committed.
 """
