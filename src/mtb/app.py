@@ -62,6 +62,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (429, "too many attempts"))}
 
 _HTTP_CODES = {
+    400: ("invalid_request", "请求内容格式不正确"),
     401: ("not_authenticated", "请先登录"),
     403: ("forbidden", "无权访问"),
     404: ("not_found", "请求的内容不存在"),

@@ -35,7 +35,7 @@ from mtb.timeutil import local_today
 from mtb.web import casework
 from mtb.web.core import (
     SESSION_COOKIE,
-    end_session,
+    logout_to,
     page_person,
     redirect,
     render,
@@ -86,11 +86,7 @@ async def login(request: Request, session: DBSession) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, session: DBSession) -> Response:
-    await verify_csrf(request)
-    await end_session(request, session)
-    response = redirect("/")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return await logout_to(request, session, "/")
 
 
 @router.get("/")

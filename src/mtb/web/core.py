@@ -103,11 +103,15 @@ async def _live_principal(request: Request, session: AsyncSession) -> Principal 
     return principal
 
 
-async def end_session(request: Request, session: AsyncSession) -> None:
-    """Logout: the token stops working everywhere, not only in this browser."""
+async def logout_to(request: Request, session: AsyncSession, location: str) -> RedirectResponse:
+    """Logout: the token stops working everywhere, not only in this browser; then go to `location`."""
+    await verify_csrf(request)
     principal = session_principal(request)
     if principal is not None:
         await revoke(session, principal)
+    response = redirect(location)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 async def page_person(request: Request, session: AsyncSession) -> InsuredPerson:

@@ -36,7 +36,7 @@ from mtb.review.service import claim, claim_state, decide
 from mtb.web import casework
 from mtb.web.core import (
     SESSION_COOKIE,
-    end_session,
+    logout_to,
     page_staff,
     redirect,
     render,
@@ -84,11 +84,7 @@ async def login(request: Request, session: DBSession) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, session: DBSession) -> Response:
-    await verify_csrf(request)
-    await end_session(request, session)
-    response = redirect("/staff/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return await logout_to(request, session, "/staff/login")
 
 
 @router.get("")
