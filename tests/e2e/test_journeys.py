@@ -130,6 +130,8 @@ def test_beijing_journey(browser: Any, server: str, settings: Settings, shots: P
     staff.get_by_role("link", name="张三").click()
     step(staff, "review-open")
     staff.get_by_role("button", name="领取审核").click()
+    staff.wait_for_load_state()
+    step(staff, "review-claimed")
     staff.locator("#decision").wait_for()
     staff.locator("select[name^=verdict_]").first.select_option("unclear")
     staff.get_by_role("checkbox", name="材料不清晰").check()

@@ -136,3 +136,23 @@ async def test_window_clerk_pages(client: httpx.AsyncClient, seed: Seed) -> None
     assert "经办窗口代录" in page.text and "身份证明（正面）" in page.text
     assert (await client.get(f"/staff/applications/{made.headers['location'].rsplit('/', 1)[1]}")).status_code == 403
     await csrf(client, "/staff/login")
+
+
+async def test_pdf_pages_render_safely_in_parallel(client: httpx.AsyncClient, seed: Seed) -> None:
+    """The viewer loads a PDF's pages at once; pdfium must not be entered by two threads (it crashed)."""
+    import asyncio
+
+    await seed.catalogs()
+    zhang = await seed.person("zhang")
+    headers = await seed.login(zhang)
+    app = (await client.post("/api/v1/applications", headers=headers, json={
+        "region_code": "110000", "disease_code": "BJ-TUMOR-CHEMO", "hospital_code": "BJ-EX-0001",
+        "channel": "bj_app"})).json()
+    material = (await client.post(f"/api/v1/applications/{app['id']}/materials", headers=headers,
+                                  data={"kind": "filing_form"},
+                                  files={"file": ("f.pdf", pdf(4), "application/pdf")})).json()
+    await as_staff(seed, await seed.staff("bj_reviewer", StaffRole.reviewer))
+    base = f"/staff/applications/{app['id']}/materials/{material['id']}/page"
+    pages = await asyncio.gather(*(client.get(f"{base}/{n % 4 + 1}.png") for n in range(12)))
+    assert all(p.status_code == 200 and p.content.startswith(b"\x89PNG") for p in pages)
+    assert (await client.get(f"{base}/5.png")).status_code == 404

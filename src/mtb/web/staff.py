@@ -4,6 +4,7 @@ verdicts, reasons, decision), and the window clerk's entry of paper applications
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
@@ -196,17 +197,23 @@ async def pdf_page(app_id: uuid.UUID, material_id: uuid.UUID, number: int, reque
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
+# pdfium is not thread-safe: two pages rendered at once in worker threads crash the process
+# ("double free or corruption", seen when the viewer loads a PDF's pages in parallel). One at a time.
+_PDFIUM = threading.Lock()
+
+
 def _render_page(path: Path, number: int) -> bytes:
     import pypdfium2 as pdfium
 
-    document = pdfium.PdfDocument(path)
-    try:
-        image = document[number - 1].render(scale=1.4).to_pil()
-        out = io.BytesIO()
-        image.save(out, "PNG")
-        return out.getvalue()
-    finally:
-        document.close()
+    with _PDFIUM:
+        document = pdfium.PdfDocument(path)
+        try:
+            image = document[number - 1].render(scale=1.4).to_pil()
+        finally:
+            document.close()
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 @router.get("/applications/{app_id}/form.pdf")
