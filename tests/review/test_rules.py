@@ -243,3 +243,19 @@ async def test_audit_trail_names_every_actor(client: httpx.AsyncClient, seed: Se
     # The applicant's own timeline holds the status changes only.
     timeline = (await client.get(f"/api/v1/applications/{app_id}", headers=zh)).json()["timeline"]
     assert [t["to_status"] for t in timeline] == ["draft", "submitted", "in_review", "returned"]
+
+
+def test_queue_order_comes_from_an_index(sync_engine: Engine, settings: object) -> None:
+    """A queue page is read off ix_applications_review_queue, never by sorting the whole region."""
+    if sync_engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite; PostgreSQL chooses by its statistics")
+    from mtb.applications.models import Application
+    from mtb.identity.models import InsuredPerson
+
+    query = (select(Application.id).join(InsuredPerson, InsuredPerson.id == Application.beneficiary_id)
+             .where(Application.region_code == "110000", Application.status.in_(["submitted", "in_review"]))
+             .order_by(Application.due_date, Application.submitted_at, Application.id).limit(21))
+    sql = str(query.compile(sync_engine, compile_kwargs={"literal_binds": True}))
+    with sync_engine.connect() as conn:
+        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "ix_applications_review_queue" in plan and "TEMP B-TREE" not in plan, plan

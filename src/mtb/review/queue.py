@@ -25,6 +25,7 @@ from mtb.review.schemas import QueueItem, QueuePage
 from mtb.review.service import claim_state
 from mtb.timeutil import local_today
 
+# In this order: ix_applications_review_queue (applications/models.py) is spelled the same way.
 QUEUE_STATUSES = (Status.submitted, Status.in_review)
 
 
