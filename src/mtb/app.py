@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -22,6 +21,7 @@ from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
 from mtb.catalog.workdays import load_calendar
 from mtb.db import create_engine, create_sessionmaker
+from mtb.edge import Edge
 from mtb.errors import MTBError
 from mtb.identity.api import router as auth_router
 from mtb.identity.service import RegistryVerifier
@@ -37,14 +37,10 @@ from mtb.qualifications.eligibility import router as eligibility_router
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
-from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render, set_cookie
+from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render
 from mtb.web.routes import PAGE_ROUTERS
 
 log = logging.getLogger("mtb.app")
-
-# No inline script or style; images may come from blob: (previews before upload).
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 class ErrorOut(BaseModel):
     """Every refusal: a stable code to branch on, and a sentence a person understands."""
@@ -166,26 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, settings=settings)
 
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        renewed = getattr(request.state, "renewed_session", None)
-        if renewed is not None:
-            set_cookie(request, response, SESSION_COOKIE, renewed[0], max_age=renewed[1])
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
-    @app.middleware("http")
-    async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        log.info("request", extra={"method": request.method, "path": request.url.path,
-                                   "status": response.status_code,
-                                   "ms": round((time.perf_counter() - start) * 1000, 1)})
-        return response
+    # Outermost: every answer, the body limit's 413 included, gets the headers and a log line.
+    app.add_middleware(Edge, session_cookie=SESSION_COOKIE)
 
     @app.get("/api/v1/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -1,0 +1,90 @@
+"""What every HTTP answer gets on its way out, in one pure ASGI layer: security headers, the renewed
+page session cookie, the access log line and the request metrics.
+
+One layer instead of three `@app.middleware("http")` functions: Starlette's BaseHTTPMiddleware runs
+the app in a separate task and pipes the response through a stream, which cost more than the whole
+request on the hot paths (docs/benchmarks.md). Here the `send` callable is wrapped and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("mtb.app")
+
+# No inline script or style; images may come from blob: (previews before upload).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+Observer = Callable[[str, str, int, float], None]
+
+
+def session_cookie_header(name: str, value: str, max_age: int, *, secure: bool) -> bytes:
+    """The Set-Cookie value for a page session: HttpOnly, SameSite=Lax, whole site."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel["path"] = "/"
+    morsel["max-age"] = max_age
+    morsel["httponly"] = True
+    morsel["samesite"] = "lax"
+    if secure:
+        morsel["secure"] = True
+    return morsel.OutputString().encode("latin-1")
+
+
+class Edge:
+    """Adds the security headers an answer does not set itself, the renewed session cookie that a page
+    dependency left in `request.state.renewed_session`, and logs and observes every request."""
+
+    def __init__(self, app: ASGIApp, *, session_cookie: str, observe: Observer | None = None) -> None:
+        self.app = app
+        self.session_cookie = session_cookie
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def edge_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                renewed = scope.get("state", {}).get("renewed_session")
+                if renewed is not None:
+                    token, max_age = renewed
+                    headers.append((b"set-cookie", session_cookie_header(
+                        self.session_cookie, token, max_age, secure=scope.get("scheme") == "https")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, edge_send)
+        finally:
+            seconds = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if self.observe is not None:
+                self.observe(scope["method"], template, status, seconds)
+            if log.isEnabledFor(logging.INFO):
+                log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
+                                           "ms": round(seconds * 1000, 1)})
