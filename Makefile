@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install clean bench
+.PHONY: run test install clean bench bench-ocr
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) \
 		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-sqlite-$(BENCH_SIZE).json \
 		| tee var/bench/results-sqlite-$(BENCH_SIZE).md
+
+# Accuracy of the automated pre-review (issue 9, not part of `make test`): render OCR_BENCH_SIZE synthetic
+# certificates, ID cards and filing forms with known truth, read them as the job does, report per field.
+# See docs/prereview.md.
+OCR_BENCH_SIZE ?= 90
+OCR_BENCH_SEED ?= 1
+bench-ocr: $(STAMP)
+	$(BIN)/python -c "import rapidocr, onnxruntime" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[ocr]'
+	$(BIN)/python bench/ocr_generate.py --out var/bench/ocr --count $(OCR_BENCH_SIZE) --seed $(OCR_BENCH_SEED)
+	$(BIN)/python bench/ocr_accuracy.py --set var/bench/ocr --json var/bench/ocr-accuracy.json \
+		| tee var/bench/ocr-accuracy.md
 
 clean:
 	rm -rf $(VENV) var

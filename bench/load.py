@@ -23,12 +23,14 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -127,6 +129,28 @@ def _copy_value(v: Any) -> Any:
     return v
 
 
+def _sqlite_value(v: Any) -> Any:
+    """As SQLAlchemy stores it on SQLite: UUIDs as 32 hex digits, UTC timestamps without a zone, JSON text."""
+    if isinstance(v, uuid.UUID):
+        return v.hex
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return v
+
+
+def insert_rows_sqlite(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """executemany on the sqlite3 connection itself, without SQLAlchemy's per-row processing."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                     [tuple(_sqlite_value(r[c]) for c in cols) for r in rows])
+
+
 def copy_rows(cur: Any, table: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -159,7 +183,7 @@ def load(url: str, size: int, *, batch: int, jobs: int, storage_root: Path) -> d
         if sqlite:
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
             conn.exec_driver_sql("PRAGMA cache_size=-200000")
-        raw = None if sqlite else conn.connection.driver_connection
+        raw = conn.connection.driver_connection
         starts = list(range(0, size, batch))
         # People in the pool, batch by batch, while this process writes the previous batch.
         if pool:
@@ -175,8 +199,7 @@ def load(url: str, size: int, *, batch: int, jobs: int, storage_root: Path) -> d
             t = time.perf_counter()
             for name in TABLES:
                 if sqlite:
-                    if rows[name]:
-                        conn.execute(insert(tables[name]), rows[name])
+                    insert_rows_sqlite(raw, name, rows[name])
                 else:
                     with raw.cursor() as cur:
                         copy_rows(cur, name, rows[name])

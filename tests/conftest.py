@@ -30,6 +30,7 @@ from mtb.migrate import upgrade
 from mtb.models import Base
 from mtb.settings import Settings, get_settings
 from tests.factories import Seed
+from tests.storage import s3_endpoint, storage_variables  # noqa: F401  (s3_endpoint: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,9 +86,10 @@ def empty_database(engine: Engine) -> None:
 
 
 @pytest.fixture
-def settings(database_url: str, sync_engine: Engine, tmp_path: Path,
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings for one test, exported as MTB_ variables (so the CLI sees them too), on an empty database."""
+def settings(database_url: str, sync_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings for one test, exported as MTB_ variables (so the CLI sees them too), on an empty database;
+    material files on S3 with MTB_TEST_STORAGE_URL (tests/storage.py)."""
     empty_database(sync_engine)
     values = {
         "MTB_ENV": "test",
@@ -99,7 +101,7 @@ def settings(database_url: str, sync_engine: Engine, tmp_path: Path,
         "MTB_SCHEDULER_ENABLED": "false",
         "MTB_SECRET_KEY": "test-secret-key-for-signing-access-tokens",
         "MTB_DATA_KEY": "test-data-key-for-resident-id-numbers-0001",
-    }
+    } | storage_variables(request)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()

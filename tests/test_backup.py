@@ -35,6 +35,9 @@ def sqlite_settings(settings: Settings) -> Settings:
     if not is_sqlite(settings.database_url):
         pytest.skip("mtb backup/restore cover the embedded SQLite default only; this run's database is "
                     "PostgreSQL (backed up with pg_dump / PITR, see docs/backup.md)")
+    if settings.storage_url:
+        pytest.skip("mtb backup/restore cover local material files only; this run's are in object storage "
+                    "(refused: tests/materials/test_s3_storage.py)")
     return settings
 
 

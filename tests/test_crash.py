@@ -40,12 +40,13 @@ from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, PersonStatus
 from mtb.identity.registry import InsuredRecord, import_insured
 from mtb.materials.models import Material
-from mtb.materials.storage import LocalStorage
+from mtb.materials.storage import make_storage
 from mtb.settings import Settings
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_SELF, create, submit, upload
 from tests.factories import BEIJING, Seed, reference_catalogs
 from tests.files import document_photo, pdf
+from tests.storage import stored_names, write_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 APPLICANTS, CONCURRENCY, KILL_AFTER = 200, 20, 60
@@ -236,7 +237,7 @@ async def test_nothing_acknowledged_is_lost_when_the_server_is_killed(settings: 
             "cut_by_kill": sum(a.cut is not None for a in people),
         }
 
-        storage = LocalStorage(settings.storage_path)
+        storage = make_storage(settings)
         async with sessions(settings) as maker, maker() as s:
             apps = {str(row.id): row.status for row in (await s.execute(select(Application))).scalars()}
             materials = {str(row.id): row.sha256 for row in (await s.execute(select(Material))).scalars()}
@@ -302,12 +303,11 @@ async def test_doctor_finds_missing_and_corrupt_files_and_cleans_orphans(
     photo, form = document_photo(800, 640), pdf(1)
     gone = (await upload(client, headers, app_id, "diagnosis_certificate", photo)).json()["id"]
     spoiled = (await upload(client, headers, app_id, "filing_form", form, name="form.pdf")).json()["id"]
-    storage = LocalStorage(settings.storage_path)
-    storage.path_for(sha(photo)).unlink()
-    storage.path_for(sha(form)).write_bytes(b"not the form any more")
+    storage = make_storage(settings)
+    storage.delete(sha(photo))
+    write_raw(storage, sha(form), b"not the form any more")
     orphan = b"an upload whose row never committed"
-    storage.path_for(sha(orphan)).parent.mkdir(parents=True, exist_ok=True)
-    storage.path_for(sha(orphan)).write_bytes(orphan)
+    write_raw(storage, sha(orphan), orphan)
     storage.tmp.mkdir(parents=True, exist_ok=True)
     (storage.tmp / "up-leftover").write_bytes(b"12345")
 
@@ -321,7 +321,7 @@ async def test_doctor_finds_missing_and_corrupt_files_and_cleans_orphans(
     assert (report.orphans, report.orphan_bytes, report.orphans_past_grace) == (1, len(orphan), 0)
     assert (report.temporaries, report.temporary_bytes, report.temporaries_past_grace) == (1, 5, 0)
     assert young.removed is not None and (young.removed.files, young.removed.temporaries) == (0, 0)
-    assert storage.path_for(sha(orphan)).exists()  # may belong to an upload about to commit
+    assert sha(orphan) in stored_names(storage)  # may belong to an upload about to commit
 
     result = await anyio.to_thread.run_sync(CliRunner().invoke, cli, ["doctor"])
     assert result.exit_code == 1, result.output
@@ -334,19 +334,18 @@ async def test_doctor_finds_missing_and_corrupt_files_and_cleans_orphans(
         after = await diagnose(s, storage, now=utcnow(), grace_minutes=60)
     assert old.removed is not None
     assert (old.removed.files, old.removed.bytes, old.removed.temporaries) == (1, len(orphan), 1)
-    assert not storage.path_for(sha(orphan)).exists() and not (storage.tmp / "up-leftover").exists()
-    assert storage.path_for(sha(form)).exists()  # a row refers to it: reported, never removed
+    assert stored_names(storage) == [sha(form)]  # a row refers to it: reported, never removed
+    assert not (storage.tmp / "up-leftover").exists()
     assert (after.orphans, after.temporaries, len(after.broken)) == (0, 0, 2)
 
 
 def test_doctor_command_on_a_healthy_store(settings: Settings) -> None:
-    storage = LocalStorage(settings.storage_path)
+    storage = make_storage(settings)
     orphan = b"left over"
-    storage.path_for(sha(orphan)).parent.mkdir(parents=True)
-    storage.path_for(sha(orphan)).write_bytes(orphan)
+    write_raw(storage, sha(orphan), orphan)
     result = CliRunner().invoke(cli, ["doctor", "--clean"])
     assert result.exit_code == 0, result.output
     assert "orphan files: 1 (9 bytes), 0 untouched for 60 min" in result.output
     assert "removed 0 orphan files (0 bytes) and 0 temporary files" in result.output
     assert "ok: every material's file is present and intact" in result.output
-    assert storage.path_for(sha(orphan)).exists()
+    assert stored_names(storage) == [sha(orphan)]

@@ -20,17 +20,22 @@ from mtb.applications.api import router as applications_router
 from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
 from mtb.catalog.workdays import load_calendar
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db import create_engine, create_sessionmaker, is_sqlite
+from mtb.direct.reader import make_reader
 from mtb.edge import Edge
 from mtb.errors import MTBError
 from mtb.identity.api import router as auth_router
 from mtb.identity.service import RegistryVerifier
+from mtb.interop.api import admin_router as exports_router
+from mtb.interop.api import router as fhir_router
 from mtb.jobs import scheduler
 from mtb.limits import BodyLimit
 from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
-from mtb.materials.storage import LocalStorage
+from mtb.materials.storage import make_storage
 from mtb.notifications.api import router as notifications_router
+from mtb.observability import drain_on_signals, observe_request
+from mtb.observability import router as observability_router
 from mtb.qualifications.api import admin_router as qualifications_admin_router
 from mtb.qualifications.api import router as qualifications_router
 from mtb.qualifications.eligibility import router as eligibility_router
@@ -135,10 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError("; ".join(problems))
     if settings.is_insecure():
         log.warning("using the development secret keys; set MTB_SECRET_KEY and MTB_DATA_KEY")
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
+    counters_engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements,
+                                    **({} if is_sqlite(settings.database_url) else {"pool_size": 3, "max_overflow": 5}))
+    direct = make_reader(settings.database_url, pool_size=settings.direct_pool_size,
+                         prepare=settings.database_prepared_statements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        drain_on_signals(app, settings.shutdown_drain_seconds)
         task = None
         if settings.scheduler_enabled:
             task = asyncio.create_task(scheduler(app.state.sessionmaker, settings))
@@ -147,15 +157,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        await direct.close()
         await engine.dispose()
+        await counters_engine.dispose()
 
     app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan, responses=ERROR_RESPONSES,
                   description="门诊特殊病备案 / 门诊慢特病待遇认定：在线申请与经办审核")
     app.state.settings = settings
     app.state.engine = engine
+    app.state.direct = direct
     app.state.sessionmaker = create_sessionmaker(engine)
+    # Counters (login throttling, upload rate) commit in their own short transactions while a request's
+    # session may hold a connection: on a pool of their own, so that those requests never wait for
+    # each other's connections.
+    app.state.counters = create_sessionmaker(counters_engine)
     app.state.verifier = RegistryVerifier()
-    app.state.storage = LocalStorage(settings.storage_path)
+    app.state.storage = make_storage(settings)
     app.state.calendar = load_calendar(settings.calendar_path)
     app.state.reasons = load_reasons(settings.reason_codes_path)
     install_error_handlers(app)
@@ -163,23 +180,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, settings=settings)
 
     # Outermost: every answer, the body limit's 413 included, gets the headers and a log line.
-    app.add_middleware(Edge, session_cookie=SESSION_COOKIE)
+    app.add_middleware(Edge, session_cookie=SESSION_COOKIE, observe=observe_request)
 
     @app.get("/api/v1/health", tags=["health"])
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in PAGE_ROUTERS:
-        app.include_router(router, include_in_schema=False)
+    # Routes are matched in order: the API first (the hot paths at the front), then the pages.
+    app.include_router(eligibility_router)
+    app.include_router(applications_router)
     app.include_router(catalog_router)
     app.include_router(auth_router)
-    app.include_router(applications_router)
     app.include_router(materials_router)
     app.include_router(cross_region_router)
     app.include_router(notifications_router)
     app.include_router(review_router)
     app.include_router(qualifications_router)
     app.include_router(qualifications_admin_router)
-    app.include_router(eligibility_router)
+    app.include_router(fhir_router)
+    app.include_router(exports_router)
+    app.include_router(observability_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in PAGE_ROUTERS:
+        app.include_router(router, include_in_schema=False)
     return app

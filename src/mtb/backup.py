@@ -3,7 +3,8 @@
 A backup directory holds `mtb.sqlite3` (a consistent copy made with SQLite's online backup API, safe
 while the service runs), `files/` (the material files, laid out as in storage) and `manifest.json`,
 written last: a directory without a manifest is not a backup. PostgreSQL and object storage are backed
-up with their own tools (docs/backup.md).
+up with their own tools (docs/backup.md): with MTB_STORAGE_URL=s3://…, both commands refuse, and the
+bucket's own versioning and replication keep the files.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from mtb.materials.storage import S3Location, parse_storage_url
 from mtb.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -68,6 +70,18 @@ class Manifest:
             raise BackupRefused(f"{path} is unreadable or malformed: {exc!r}") from None
 
 
+def files_root(settings: Settings) -> Path:
+    """The local directory of the material files; files in object storage are refused."""
+    location = parse_storage_url(settings.storage_url) if settings.storage_url else settings.storage_path
+    if isinstance(location, S3Location):
+        raise BackupRefused(
+            f"the material files are in object storage ({location}): `mtb backup` and `mtb restore` cover "
+            "only the embedded SQLite database with files in a local directory. Protect the bucket with the "
+            "object store's own versioning and replication (or its backup service), and back up the database "
+            "with its own tools; see docs/backup.md")
+    return location
+
+
 def sqlite_file(settings: Settings) -> Path:
     """The database file of a `sqlite+aiosqlite:///path` URL; any other database is refused."""
     url = make_url(settings.database_url)
@@ -89,6 +103,7 @@ def backup(settings: Settings, dest: Path) -> Manifest:
     material file (not `tmp/`), hashing it; check that every material row of the snapshot has its file;
     write the manifest last. On failure, what was written is removed.
     """
+    root = files_root(settings)
     source = sqlite_file(settings)
     if not source.is_file():
         raise BackupRefused(f"database file {source} does not exist")
@@ -101,12 +116,11 @@ def backup(settings: Settings, dest: Path) -> Manifest:
             src.backup(out)
             out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
         tables, revision = _describe(database)
-        files = {rel: _copy_hashing(settings.storage_path / rel, dest / FILES / rel)
-                 for rel in _material_files(settings.storage_path)}
+        files = {rel: _copy_hashing(root / rel, dest / FILES / rel) for rel in _material_files(root)}
         missing = _referenced_sha256(database) - set(files.values())
         if missing:
             raise BackupRefused(f"{len(missing)} material file(s) the database refers to are missing or "
-                                f"damaged in {settings.storage_path} (e.g. {min(missing)}); nothing was backed "
+                                f"damaged in {root} (e.g. {min(missing)}); nothing was backed "
                                 "up: run `mtb doctor`")
         manifest = Manifest(created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                             alembic_revision=revision, database_sha256=_sha256(database),
@@ -131,6 +145,7 @@ def restore(settings: Settings, src: Path, *, force: bool = False) -> Manifest:
     into storage; copy the database in with the backup API (files first, so no row ever points to a
     missing file); check the restored row counts.
     """
+    storage = files_root(settings)
     target = sqlite_file(settings)
     manifest = Manifest.read(src)
     if target.exists() and target.stat().st_size > 0 and not force:
@@ -138,7 +153,6 @@ def restore(settings: Settings, src: Path, *, force: bool = False) -> Manifest:
                             "location, or pass --force (with the service stopped) to overwrite it")
     _verify(src, manifest)
 
-    storage = settings.storage_path
     for rel, digest in manifest.files.items():
         dest = storage / rel
         if dest.is_file() and _sha256(dest) == digest:

@@ -1,6 +1,6 @@
 """The operators' command line: `mtb db upgrade`, `mtb catalog load`, `mtb insured import`,
 `mtb staff create`, `mtb hospital-key create`, `mtb jobs run`, `mtb doctor`, `mtb backup`, `mtb restore`,
-`mtb keys rotate`, `mtb fonts`, `mtb demo`, `mtb serve`.
+`mtb keys rotate`, `mtb storage migrate`, `mtb fonts`, `mtb demo`, `mtb serve`.
 
 Every failure prints what went wrong to stderr and exits non-zero; nothing half-done is committed.
 """
@@ -12,6 +12,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
@@ -24,6 +25,8 @@ from mtb.errors import MTBError
 from mtb.identity.models import StaffRole
 from mtb.identity.registry import RegistryFileInvalid, import_insured, parse_registry_csv
 from mtb.identity.service import create_staff
+from mtb.interop.commands import export_app
+from mtb.materials.migrate_storage import storage_app
 from mtb.settings import get_settings
 
 T = TypeVar("T")
@@ -44,6 +47,8 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(hospital_key_app, name="hospital-key")
 keys_app = typer.Typer(help="Data key rotation", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(export_app, name="export")
+app.add_typer(storage_app, name="storage")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -55,7 +60,8 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction on the configured database: all of it commits or none."""
 
     async def runner() -> T:
-        engine = create_engine(get_settings().database_url)
+        engine = create_engine(get_settings().database_url,
+                               prepared_statements=get_settings().database_prepared_statements)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
                 return await work(session)
@@ -140,7 +146,7 @@ def jobs_run() -> None:
 
     async def runner() -> None:
         settings = get_settings()
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
         try:
             report = await run_jobs(create_sessionmaker(engine), settings)
         finally:
@@ -148,7 +154,13 @@ def jobs_run() -> None:
         typer.echo(f"expired {report.expired}, claims released {report.claims_released}, "
                    f"reminders sent {report.reminders}, files removed {report.files_removed}")
 
-    asyncio.run(runner())
+    from mtb.materials.storage import StorageUnavailable
+
+    try:
+        asyncio.run(runner())
+    except StorageUnavailable as exc:
+        fail(f"jobs stopped, the material storage failed: {exc.__cause__!r}; run again when it is back "
+             "(every job is idempotent)")
 
 
 @hospital_key_app.command("create")
@@ -188,22 +200,28 @@ def doctor(clean: Annotated[bool, typer.Option(
     """Check that every material's file exists and is intact; report (and with --clean remove) files
     no material refers to. Exits 1 when a material's file is missing or corrupt."""
     from mtb.doctor import DoctorReport, diagnose
-    from mtb.materials.storage import LocalStorage
+    from mtb.materials.storage import StorageUnavailable, make_storage
     from mtb.timeutil import utcnow
 
     settings = get_settings()
+    storage = make_storage(settings)
 
     async def runner() -> DoctorReport:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
         try:
             async with create_sessionmaker(engine)() as session:
-                return await diagnose(session, LocalStorage(settings.storage_path), now=utcnow(),
+                return await diagnose(session, storage, now=utcnow(),
                                       grace_minutes=settings.storage_gc_grace_minutes, clean=clean)
         finally:
             await engine.dispose()
 
-    report = asyncio.run(runner())
+    try:
+        report = asyncio.run(runner())
+    except StorageUnavailable as exc:
+        fail(f"storage {storage.describe()} failed: {exc.__cause__!r}")
+        return
     grace = settings.storage_gc_grace_minutes
+    typer.echo(f"storage: {storage.describe()}")
     typer.echo(f"materials: {report.materials} rows, {report.files_checked} files checked")
     typer.echo(f"missing files: {len(report.missing)} rows; corrupt files: {len(report.corrupt)} rows")
     typer.echo(f"orphan files: {report.orphans} ({report.orphan_bytes} bytes), "
@@ -285,13 +303,39 @@ def keys_rotate() -> None:
                "serve with the new MTB_DATA_KEY from now on")
 
 
+def _stopped(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve the API (and pages) with uvicorn."""
+    """Serve the API (and pages) with uvicorn.
+
+    SIGTERM stops it gracefully: readiness answers 503 at once; after MTB_SHUTDOWN_DRAIN_SECONDS no new
+    connection is taken and the requests in flight get MTB_SHUTDOWN_GRACE_SECONDS to finish; then the
+    process exits 0. Several workers share the socket and add up their metrics in PROMETHEUS_MULTIPROC_DIR
+    (a fresh directory unless one is given)."""
+    import os
+    import shutil
+    import signal
+    import tempfile
+
     import uvicorn
 
-    uvicorn.run("mtb.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_config=None, access_log=False)
+    metrics_dir = None
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        metrics_dir = tempfile.mkdtemp(prefix="mtb-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # uvicorn raises the signal that stopped it again once it is done: caught here, a stop on request
+    # exits 0 instead of dying of SIGTERM.
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        uvicorn.run("mtb.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=True, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=get_settings().shutdown_grace_seconds)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def main() -> None:

@@ -55,7 +55,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, prepared_statements: bool = True, **kwargs: Any) -> AsyncEngine:
+    """`prepared_statements=False` (MTB_DATABASE_PREPARED_STATEMENTS=false) when `url` is a PgBouncer in
+    transaction pooling before 1.21: a client's transactions run on different server connections, where a
+    statement psycopg prepared (from its 5th execution on) is missing or exists already."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -72,6 +75,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
+    if not prepared_statements:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 

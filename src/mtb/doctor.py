@@ -1,10 +1,11 @@
-"""`mtb doctor`: does the database agree with the material storage?
+"""`mtb doctor`: does the database agree with the material storage (a local directory or a bucket)?
 
 Steps:
 1. Every file a material row names must exist and hash to its name (sha256). A row whose file is
-   missing or corrupt means an acknowledged upload was lost: that is the serious finding.
+   missing or corrupt means an acknowledged upload was lost: that is the serious finding. Every such
+   file is read whole, so on S3 this downloads each one once.
 2. Files no material refers to (orphans) are reported: an upload whose row never committed (a crash,
-   a refused submission) leaves one behind. So are temporary files under `tmp/`.
+   a refused submission) leaves one behind. So are temporary files in the local upload spool `tmp/`.
 3. With cleaning, orphans and temporaries untouched for the grace period are removed under the same
    rules as the periodic job (`remove_unreferenced`, shared with `mtb.jobs.collect_garbage`): a file is
    checked against the rows again right before it goes, and a young one may belong to an upload whose
@@ -17,13 +18,15 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.materials.models import Material
-from mtb.materials.storage import CHUNK, LocalStorage
+from mtb.materials.storage import CHUNK, Storage, StoredFile
 
 BATCH = 500
 
@@ -74,15 +77,18 @@ class DoctorReport:
         return not self.broken
 
 
-def file_sha256(storage: LocalStorage, sha256: str) -> str | None:
+def file_sha256(storage: Storage, sha256: str) -> str | None:
     """The actual sha256 of a stored file's content, or None if there is no such file."""
+    try:
+        opened = storage.open(sha256)
+    except FileNotFoundError:
+        return None
     digest = hashlib.sha256()
     try:
-        with storage.path_for(sha256).open("rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-    except (FileNotFoundError, IsADirectoryError):
-        return None
+        while chunk := opened.stream.read(CHUNK):
+            digest.update(chunk)
+    finally:
+        opened.stream.close()
     return digest.hexdigest()
 
 
@@ -96,21 +102,22 @@ async def unreferenced(session: AsyncSession, shas: list[str]) -> list[str]:
     return out
 
 
-async def remove_unreferenced(session: AsyncSession, storage: LocalStorage, *, now: datetime,
+async def remove_unreferenced(session: AsyncSession, storage: Storage, *, now: datetime,
                               grace_minutes: int) -> Removal:
     """Remove stored files no material refers to and temporaries, both untouched for the grace period."""
     cutoff = (now - timedelta(minutes=grace_minutes)).timestamp()
-    temporaries = storage.remove_stale_temporaries(cutoff)
-    stale = [sha for sha, mtime in storage.stored() if mtime < cutoff]
+    temporaries = await anyio.to_thread.run_sync(storage.remove_stale_temporaries, cutoff)
+    stale = {f.sha256: f.size for f in await _listing(storage) if f.modified < cutoff}
     files = size = 0
-    for sha in await unreferenced(session, stale):
-        size += _size(storage, sha)
-        storage.delete(sha)
-        files += 1
+    for sha in await unreferenced(session, list(stale)):
+        # Still untouched right before it goes: a put since the listing restarted its grace period.
+        if await anyio.to_thread.run_sync(partial(storage.delete, sha, untouched_since=cutoff)):
+            files += 1
+            size += stale[sha]
     return Removal(files=files, bytes=size, temporaries=temporaries)
 
 
-async def diagnose(session: AsyncSession, storage: LocalStorage, *, now: datetime, grace_minutes: int,
+async def diagnose(session: AsyncSession, storage: Storage, *, now: datetime, grace_minutes: int,
                    clean: bool = False) -> DoctorReport:
     """Check every material's file, count orphans and temporaries; with `clean`, remove the stale ones."""
     report = DoctorReport()
@@ -118,8 +125,12 @@ async def diagnose(session: AsyncSession, storage: LocalStorage, *, now: datetim
     report.materials = len(rows)
     referenced = set(rows)
     report.files_checked = len(referenced)
-    bad = {sha: problem for sha in sorted(referenced)
-           if (problem := _problem(storage, sha)) is not None}
+    listing = {f.sha256: f for f in await _listing(storage)}  # after the rows: a row's file is put before it
+    bad: dict[str, Literal["missing", "corrupt"]] = {}
+    for sha in sorted(referenced):
+        actual = await anyio.to_thread.run_sync(file_sha256, storage, sha) if sha in listing else None
+        if actual != sha:
+            bad[sha] = "missing" if actual is None else "corrupt"
     bad_shas = list(bad)
     for start in range(0, len(bad_shas), BATCH):
         chunk = bad_shas[start:start + BATCH]
@@ -129,11 +140,11 @@ async def diagnose(session: AsyncSession, storage: LocalStorage, *, now: datetim
             report.broken.append(BrokenMaterial(material_id, application_id, sha, bad[sha]))
 
     cutoff = (now - timedelta(minutes=grace_minutes)).timestamp()
-    for sha, mtime in storage.stored():
-        if sha not in referenced:
+    for stored in listing.values():
+        if stored.sha256 not in referenced:
             report.orphans += 1
-            report.orphan_bytes += _size(storage, sha)
-            report.orphans_past_grace += mtime < cutoff
+            report.orphan_bytes += stored.size
+            report.orphans_past_grace += stored.modified < cutoff
     for path in storage.tmp.glob("up-*") if storage.tmp.exists() else []:
         try:
             stat = path.stat()
@@ -148,15 +159,5 @@ async def diagnose(session: AsyncSession, storage: LocalStorage, *, now: datetim
     return report
 
 
-def _problem(storage: LocalStorage, sha256: str) -> Literal["missing", "corrupt"] | None:
-    actual = file_sha256(storage, sha256)
-    if actual is None:
-        return "missing"
-    return None if actual == sha256 else "corrupt"
-
-
-def _size(storage: LocalStorage, sha256: str) -> int:
-    try:
-        return storage.path_for(sha256).stat().st_size
-    except FileNotFoundError:
-        return 0
+async def _listing(storage: Storage) -> list[StoredFile]:
+    return await anyio.to_thread.run_sync(lambda: list(storage.stored()))

@@ -1,5 +1,6 @@
 """Periodic jobs: expire due qualifications, release lapsed review claims, remind before expiry, remove
-material files nothing refers to any more.
+material files nothing refers to any more, pre-review queued materials and offer clean cases to the fast
+track (mtb/prereview).
 
 Each job is idempotent and safe with several workers at once: rows are picked with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (ignored on SQLite, which has one writer), and each change is
@@ -26,8 +27,12 @@ from mtb.applications.states import Status
 from mtb.catalog.service import catalog_by_version_id
 from mtb.doctor import remove_unreferenced
 from mtb.identity.models import RevokedToken
-from mtb.materials.storage import LocalStorage
+from mtb.materials.storage import Storage, make_storage
 from mtb.notifications.service import Message, notify
+from mtb.observability import record_jobs, record_jobs_failure
+from mtb.prereview.fasttrack import sweep as sweep_fast_track
+from mtb.prereview.service import run_pending
+from mtb.prereview.service import worker as prereview_worker
 from mtb.qualifications.models import Qualification, QualificationStatus, ReminderSent
 from mtb.qualifications.service import add_event
 from mtb.settings import Settings
@@ -44,6 +49,8 @@ class JobReport:
     claims_released: int = 0
     reminders: int = 0
     files_removed: int = 0
+    prereviewed: int = 0
+    fast_tracked: int = 0
 
 
 async def _disease_name(session: AsyncSession, q: Qualification) -> str:
@@ -135,7 +142,7 @@ async def send_reminders(session: AsyncSession, today: date, days_before: list[i
     return sent
 
 
-async def collect_garbage(session: AsyncSession, storage: LocalStorage, now: datetime, grace_minutes: int) -> int:
+async def collect_garbage(session: AsyncSession, storage: Storage, now: datetime, grace_minutes: int) -> int:
     """Remove stored files that no material refers to and nobody touched for the grace period."""
     removal = await remove_unreferenced(session, storage, now=now, grace_minutes=grace_minutes)
     return removal.files + removal.temporaries
@@ -155,18 +162,31 @@ async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Set
     async with sessionmaker() as session, session.begin():
         await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < instant))
     async with sessionmaker() as session:
-        report.files_removed = await collect_garbage(session, LocalStorage(settings.storage_path), instant,
+        report.files_removed = await collect_garbage(session, make_storage(settings), instant,
                                                      settings.storage_gc_grace_minutes)
+    report.prereviewed = await run_pending(sessionmaker, settings)  # its own transactions, see prereview/
+    report.fast_tracked = await sweep_fast_track(sessionmaker, settings)
     return report
 
 
 async def scheduler(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Run the jobs every `jobs_interval_seconds` inside `mtb serve`, for as long as the app runs."""
+    """Run the jobs every `jobs_interval_seconds` inside `mtb serve`, for as long as the app runs, and the
+    pre-review worker that uploads and submissions wake in between."""
+    prereview = asyncio.create_task(prereview_worker(sessionmaker, settings))
+    try:
+        await _periodically(sessionmaker, settings)
+    finally:
+        prereview.cancel()
+
+
+async def _periodically(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     while True:
         try:
             report = await run_jobs(sessionmaker, settings)
+            record_jobs(report)
             if any(vars(report).values()):
                 log.info("jobs ran", extra=vars(report))
         except Exception:
+            record_jobs_failure()
             log.exception("jobs failed; will try again")
         await asyncio.sleep(settings.jobs_interval_seconds)

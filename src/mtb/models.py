@@ -6,9 +6,10 @@ from mtb.db import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, RevokedToken, StaffUser
 from mtb.materials.models import Material
 from mtb.notifications.models import Notification
+from mtb.prereview.models import MaterialPrereview
 from mtb.qualifications.models import HospitalKey, Qualification, QualificationEvent, ReminderSent
 from mtb.review.models import QualitySample, ReviewDecision
 
 __all__ = ["Application", "ApplicationEvent", "Base", "CatalogVersion", "CrossRegionFiling",
-           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "Notification", "HospitalKey", "Qualification", "QualificationEvent", "QualitySample", "ReminderSent",
+           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "MaterialPrereview", "Notification", "HospitalKey", "Qualification", "QualificationEvent", "QualitySample", "ReminderSent",
            "ReviewDecision", "RevokedToken", "StaffUser"]

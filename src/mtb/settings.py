@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-please-change-me"
@@ -17,7 +18,19 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite+aiosqlite:///var/mtb.sqlite3"
+    # The hot reads' own connections (mtb/direct): pool size per worker on PostgreSQL, and whether
+    # statements may be prepared on the server (turn off behind a transaction-pooling pgbouncer).
+    direct_pool_size: int = Field(default=4, ge=1)
+    database_prepared_statements: bool = True
     storage_path: Path = Path("var/files")
+    # Material files in an S3-compatible bucket: `s3://bucket/prefix`. Unset (or `file://path`): the local
+    # directory storage_path (or that path). With S3, uploads are spooled under storage_path/tmp first. Unset
+    # credentials fall back to boto3's usual chain (AWS_ variables, ~/.aws, an instance role).
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None  # e.g. http://minio:9000; unset: AWS S3
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
     catalog_path: Path = Path("data/catalog")
     calendar_path: Path = Path("data/calendar/cn-workdays.yaml")
     # Derived files worth keeping between runs (the regular-weight instance of the form font).
@@ -56,6 +69,29 @@ class Settings(BaseSettings):
     login_max_failures_per_client: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     login_block_seconds: int = Field(default=900, ge=1)
+    # Automated pre-review (docs/prereview.md): OCR of uploaded certificates and ID cards in the background,
+    # at most `prereview_batch` materials per jobs run, on `prereview_threads` CPU threads at a time.
+    prereview_enabled: bool = True
+    prereview_batch: int = Field(default=20, ge=1)
+    prereview_threads: int = Field(default=1, ge=1)
+    # Share of fast-tracked (automatically approved) applications drawn for a person's check.
+    fasttrack_sample_rate: float = Field(default=0.2, ge=0, le=1)
+    # `mtb serve` on SIGTERM: readiness answers 503 at once; after the drain the server stops accepting and
+    # gives requests in flight (uploads) up to the grace period to finish.
+    shutdown_drain_seconds: float = Field(default=0, ge=0)
+    shutdown_grace_seconds: int = Field(default=30, ge=1)
+    # GET /metrics: allowed from these networks, or from anywhere with `Authorization: Bearer <token>`.
+    metrics_networks: list[IPvAnyNetwork] = [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
+    metrics_token: SecretStr | None = None
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        from mtb.materials.storage import parse_storage_url
+
+        if value:
+            parse_storage_url(value)  # a ValueError says what is wrong
+        return value or None
 
     def is_insecure(self) -> bool:
         return DEV_SECRET in (self.secret_key, self.data_key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,3 +49,19 @@ def test_bad_table_is_refused(tmp_path: Path) -> None:
     table.write_text("years:\n  2099:\n    holidays: [not-a-date]\n")
     with pytest.raises(ValidationError):
         load_calendar(table)
+
+
+def test_counting_between_two_days_agrees_with_counting_day_by_day() -> None:
+    """The queue counts with per-year running totals; they must agree with checking every day."""
+    cal = load_calendar(ROOT / "data/calendar/cn-workdays.yaml")
+
+    def one_by_one(start: date, end: date) -> int:
+        if end < start:
+            return -one_by_one(end, start)
+        return sum(cal.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
+
+    pairs = [(date(2024, 12, 31), date(2025, 1, 1)), (date(2025, 9, 30), date(2025, 10, 11)),
+             (date(2023, 2, 28), date(2026, 3, 1)), (date(2026, 11, 25), date(2025, 6, 1)),
+             (date(2025, 1, 1), date(2025, 1, 1)), (date(2024, 2, 29), date(2024, 12, 31))]
+    for start, end in pairs:
+        assert cal.working_days_between(start, end) == one_by_one(start, end), (start, end)

@@ -42,3 +42,30 @@ def test_lookup_hash_depends_on_the_data_key(settings: Settings, monkeypatch: py
     monkeypatch.setenv("MTB_DATA_KEY", "another-key")
     get_settings.cache_clear()
     assert idnumber.lookup_hash(number) != first
+
+
+def test_validation_agrees_with_python_stdnum() -> None:
+    """is_valid remembers birth-place lookups; its answers must stay python-stdnum's, digit for digit."""
+    import random
+
+    from stdnum.cn import ric
+
+    rng = random.Random(11643)
+    numbers = ["110105194912310021", "11010519491231002X", "990105194912310021", "110105194902300021",
+               "11010519491331002X", "１１0105194912310021", "11010519491231002"]
+    for _ in range(400):
+        base = f"{rng.choice(['110105', '110102', '429021', '420102', '110199', '429099'])}" \
+               f"{rng.randrange(1930, 2010)}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}{rng.randrange(1000):03d}"
+        numbers.append(base + ric.calc_check_digit(base + "0"))
+        wrong = list(numbers[-1])
+        wrong[rng.randrange(18)] = rng.choice("0123456789X")
+        numbers.append("".join(wrong))
+    def stdnum_says(number: str) -> bool:
+        try:
+            return ric.is_valid(number) and len(number) == 18
+        except KeyError:  # python-stdnum's own failure on a division without a county: not valid
+            return False
+
+    assert sum(idnumber.is_valid(n) for n in numbers) > 100
+    for number in numbers:
+        assert idnumber.is_valid(number) == stdnum_says(number), number

@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from mtb.limits import FORM_MARGIN, BodyLimit, BodyTooLarge
 from mtb.materials.inspect import inspect_file
 from mtb.materials.models import Material
+from mtb.materials.storage import make_storage
 from mtb.settings import Settings
 from tests.applications.helpers import BEIJING_SELF, create, upload
 from tests.factories import Seed
@@ -48,6 +49,7 @@ from tests.files import (
     with_png_chunk,
     zip_archive,
 )
+from tests.storage import stored_names
 
 HTML = b"<!doctype html><html><body><script>fetch('/api/v1/auth/me')</script></body></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
@@ -127,10 +129,11 @@ def material_rows(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(Material)).scalar_one()
 
 
-def stored_files(settings: Settings) -> list[Path]:
-    """Every file under the storage root, its tmp/ included."""
-    root = settings.storage_path
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+def stored_files(settings: Settings) -> list[str]:
+    """Every stored file (in the directory or the bucket), and every file in the upload spool tmp/."""
+    storage = make_storage(settings)
+    spooled = [p.name for p in storage.tmp.iterdir()] if storage.tmp.exists() else []
+    return stored_names(storage) + spooled
 
 
 def assert_safe_name(name: str) -> None:
@@ -173,7 +176,7 @@ async def test_hostile_file_is_refused_or_stored_under_a_safe_name(
         assert answer["file_name"] == case.stored_as
         assert_safe_name(answer["file_name"])
         assert material_rows(sync_engine) == 1
-        assert [f.name for f in stored_files(settings)] == [answer["sha256"]]
+        assert stored_files(settings) == [answer["sha256"]]
 
 
 def big_png_form(size: int) -> tuple[bytes, str]:

@@ -5,8 +5,8 @@ domain.md: "Files are PDF or JPG, photographed or scanned on the phone, and must
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,17 +16,18 @@ from sqlalchemy.engine import Engine
 from mtb.app import create_app
 from mtb.jobs import collect_garbage
 from mtb.materials.models import Material
-from mtb.materials.storage import LocalStorage
+from mtb.materials.storage import make_storage
 from mtb.settings import Settings, get_settings
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_SELF, HUBEI, create, upload
 from tests.factories import Seed
 from tests.files import document_photo, encrypted_pdf, noise_png, pdf, png_header_only
+from tests.storage import stored_names
 
 
-def stored_files(settings: Settings) -> list[Path]:
-    root = settings.storage_path
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+def stored_files(settings: Settings) -> list[str]:
+    """The sha256 of every stored file (in the directory or the bucket), not the upload spool."""
+    return stored_names(make_storage(settings))
 
 
 def material_rows(engine: Engine) -> int:
@@ -53,7 +54,7 @@ async def test_photo_is_stored_by_hash_and_downloads_identically(
     assert material["file_name"] == "诊断证明.jpg" and material["warnings"] == []
     assert (material["width"], material["height"]) == (1600, 1200)
     files = stored_files(settings)
-    assert [f.name for f in files] == [material["sha256"]]
+    assert files == [material["sha256"]]
     download = await client.get(material["download_url"], headers=headers)
     assert download.status_code == 200 and download.content == content
     assert download.headers["content-type"] == "image/jpeg"
@@ -154,7 +155,7 @@ async def test_kinds_and_fields_come_from_the_catalog(client: httpx.AsyncClient,
 
 async def collect(seed: Seed, settings: Settings, *, minutes_later: int) -> int:
     async with seed.sessionmaker() as s:
-        return await collect_garbage(s, LocalStorage(settings.storage_path),
+        return await collect_garbage(s, make_storage(settings),
                                      utcnow() + timedelta(minutes=minutes_later), settings.storage_gc_grace_minutes)
 
 
@@ -167,7 +168,7 @@ async def test_remove_and_replace_only_while_editable(client: httpx.AsyncClient,
     failed = await client.put(f"/api/v1/applications/{app_id}/materials/{first['id']}", headers=headers,
                               files={"file": ("x.jpg", b"not an image", "image/jpeg")})
     assert failed.status_code == 415
-    assert [f.name for f in stored_files(settings)] == [first["sha256"]]
+    assert stored_files(settings) == [first["sha256"]]
     replaced = await client.put(f"/api/v1/applications/{app_id}/materials/{first['id']}", headers=headers,
                                 files={"file": ("new.jpg", document_photo(seed=2), "image/jpeg")})
     assert replaced.status_code == 200 and replaced.json()["kind"] == "diagnosis_certificate"
@@ -175,7 +176,7 @@ async def test_remove_and_replace_only_while_editable(client: httpx.AsyncClient,
     assert len(stored_files(settings)) == 2
     assert await collect(seed, settings, minutes_later=0) == 0
     assert await collect(seed, settings, minutes_later=61) == 1
-    assert [f.name for f in stored_files(settings)] == [replaced.json()["sha256"]]
+    assert stored_files(settings) == [replaced.json()["sha256"]]
     deleted = await client.delete(f"/api/v1/applications/{app_id}/materials/{replaced.json()['id']}", headers=headers)
     assert deleted.status_code == 204
     assert material_rows(sync_engine) == 0
@@ -201,3 +202,15 @@ async def test_same_content_twice_is_stored_once_and_kept_while_used(
     assert same.status_code == 200
     assert await collect(seed, settings, minutes_later=61) == 0
     assert (await client.get(same.json()["download_url"], headers=headers)).content == content
+
+
+async def test_many_uploads_at_once_do_not_starve_the_connection_pool(
+        client: httpx.AsyncClient, draft: tuple[str, dict[str, str]]) -> None:
+    """Each upload holds its request's connection while the upload counter commits on the side: more
+    uploads at once than the pool has connections must all be answered (they once waited for each other
+    until the pool's timeout and failed with 500)."""
+    app_id, headers = draft
+    answers = await asyncio.gather(*(
+        upload(client, headers, app_id, "diagnosis_certificate", document_photo(seed=100 + i), name=f"{i}.jpg")
+        for i in range(18)))
+    assert [a.status_code for a in answers] == [201] * 18, [a.text for a in answers if a.status_code != 201]

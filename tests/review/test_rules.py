@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,7 +17,9 @@ from mtb.catalog.loader import parse_catalog
 from mtb.identity.models import StaffRole
 from mtb.review import queue as queue_module
 from mtb.review import service as review_service
+from mtb.direct.reader import SqliteReader
 from mtb.review.models import ReviewDecision
+from mtb.review.queue import QueueFilter, QueueRow, encode_cursor, queue_params, queue_sql
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_MATERIALS, BEIJING_SELF, create, submit, upload_all
 from tests.apps import app_with
@@ -245,17 +248,20 @@ async def test_audit_trail_names_every_actor(client: httpx.AsyncClient, seed: Se
     assert [t["to_status"] for t in timeline] == ["draft", "submitted", "in_review", "returned"]
 
 
-def test_queue_order_comes_from_an_index(sync_engine: Engine, settings: object) -> None:
-    """A queue page is read off ix_applications_review_queue, never by sorting the whole region."""
+@pytest.mark.parametrize("filters", [QueueFilter(), QueueFilter(disease_code="BJ-TUMOR-CHEMO", overdue=True)])
+@pytest.mark.parametrize("with_cursor", [False, True])
+def test_queue_order_comes_from_an_index(sync_engine: Engine, filters: QueueFilter, with_cursor: bool) -> None:
+    """A queue page is read off ix_applications_review_queue, never by sorting the whole region: the plan
+    of the statement exactly as the queue sends it (its text, its bound parameters)."""
     if sync_engine.dialect.name != "sqlite":
-        pytest.skip("the plan is checked on SQLite; PostgreSQL chooses by its statistics")
-    from mtb.applications.models import Application
-    from mtb.identity.models import InsuredPerson
-
-    query = (select(Application.id).join(InsuredPerson, InsuredPerson.id == Application.beneficiary_id)
-             .where(Application.region_code == "110000", Application.status.in_(["submitted", "in_review"]))
-             .order_by(Application.due_date, Application.submitted_at, Application.id).limit(21))
-    sql = str(query.compile(sync_engine, compile_kwargs={"literal_binds": True}))
+        pytest.skip("the plan is checked on SQLite; PostgreSQL chooses by its statistics (bench/explain.py)")
+    reader = SqliteReader(":memory:")
+    cursor = encode_cursor(QueueRow(uuid.uuid4(), "BJ-TUMOR-CHEMO", "BJ-EX-0001", "bj_app", "submitted", 1,
+                                    datetime(2025, 6, 1, 8, 0, tzinfo=UTC), date(2025, 6, 3), None, None, None, 1,
+                                    "0" * 64, "张三", "110105********9010", None)) if with_cursor else None
+    sql = queue_sql(statuses=["submitted", "in_review"], filters=filters, with_cursor=with_cursor)
+    params = queue_params(reader, region_code="110000", filters=filters, cursor=cursor, today=date(2025, 6, 1),
+                          limit=20)
     with sync_engine.connect() as conn:
-        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params)))
     assert "ix_applications_review_queue" in plan and "TEMP B-TREE" not in plan, plan

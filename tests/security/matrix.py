@@ -32,6 +32,8 @@ PERSON_OWN = api(persons=404, beneficiary="ok", other=404, reviewer=403, reviewe
 REVIEW_LIST = api(persons=403, other=403, reviewer="ok", reviewer_other="ok", window=403, admin="ok")
 REVIEW_ONE = api(persons=403, other=403, reviewer="ok", reviewer_other=404, window=403, admin="ok")
 ADMIN_ONLY = api(persons=403, other=403, reviewer=403, reviewer_other=403, window=403, admin="ok")
+# A filing read through FHIR: its owner (not an agent) and every staff member of its region.
+FILING_READ = api(persons=404, beneficiary="ok", other=404, reviewer="ok", reviewer_other=404, window="ok", admin="ok")
 HOSPITAL_ONLY = api(persons=401, other=401, reviewer=401, reviewer_other=401, window=401, admin=401,
                     hospital="ok")
 
@@ -61,6 +63,10 @@ STAFF_ADMIN = staff_page(reviewer=403, reviewer_other=403, window=403, admin="ok
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/health"): ALL_OK,
+    ("GET", "/api/v1/health/ready"): ALL_OK,
+    # Allowed by network (the matrix's clients are on loopback) or token; tests/test_observability.py refuses
+    # the others.
+    ("GET", "/metrics"): ALL_OK,
     ("GET", "/api/v1/regions"): ALL_OK,
     ("GET", "/api/v1/regions/{region_code}"): ALL_OK,
     ("GET", "/api/v1/regions/{region_code}/diseases"): ALL_OK,
@@ -72,6 +78,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/applications"): APP_CREATE,
     ("GET", "/api/v1/applications"): ANY_TOKEN,
     ("GET", "/api/v1/applications/{application_id}"): APP_READ,
+    ("GET", "/api/v1/applications/{application_id}/status"): APP_WRITE,
     ("GET", "/api/v1/applications/{application_id}/form.pdf"): APP_READ,
     ("GET", "/api/v1/applications/{application_id}/materials/{material_id}/file"): APP_READ,
     ("POST", "/api/v1/applications/{application_id}/submit"): APP_WRITE,
@@ -97,6 +104,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/review/samples/{sample_id}/check"): ADMIN_ONLY,
     ("POST", "/api/v1/admin/qualifications/{qualification_id}/revoke"): ADMIN_ONLY,
     ("GET", "/api/v1/eligibility"): HOSPITAL_ONLY,
+    ("GET", "/api/v1/fhir/Patient/{person_id}"): APP_READ,
+    ("GET", "/api/v1/fhir/Coverage/{person_id}"): APP_READ,
+    ("GET", "/api/v1/fhir/Condition/{application_id}"): APP_READ,
+    ("GET", "/api/v1/fhir/Task/{application_id}"): APP_READ,
+    ("GET", "/api/v1/fhir/Task/{application_id}/$everything"): APP_READ,
+    ("GET", "/api/v1/fhir/DocumentReference/{material_id}"): APP_READ,
+    ("GET", "/api/v1/fhir/CoverageEligibilityResponse/{qualification_id}"): FILING_READ,
+    ("GET", "/api/v1/admin/exports/applications.csv"): ADMIN_ONLY,
+    ("GET", "/api/v1/admin/exports/decisions.csv"): ADMIN_ONLY,
     # Pages
     ("GET", "/login"): ALL_OK,
     ("POST", "/login"): ALL_OK,

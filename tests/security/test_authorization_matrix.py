@@ -23,7 +23,7 @@ from tests.security.matrix import MATRIX, Expect
 from tests.security.world import ACTORS, build, client_for, fill
 
 DENIED_404 = {"application_not_found", "qualification_not_found", "notification_not_found", "sample_not_found",
-              "staff_not_found", "hospital_key_not_found", "not_found"}
+              "staff_not_found", "hospital_key_not_found", "person_not_found", "document_not_found", "not_found"}
 EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     # Bodies that pass validation, so the answer is about access (validation comes first otherwise).
     ("POST", "/api/v1/qualifications/{qualification_id}/change"): {"json": {"hospital_code": "BJ-EX-0002"}},

@@ -83,6 +83,7 @@ async def build(seed: Seed) -> World:
         await s.flush()
         world.ids.update(sample=str(sample.id), key=str(row.id))
     world.ids["member"] = str(staff["window"].id)
+    world.ids["person"] = str(zhang.row.id)
     del world.tokens["admin2"]
     return world
 
@@ -96,6 +97,7 @@ def fill(path: str, world: World) -> str:
         "qualification_id": world.ids["qualification"], "notification_id": world.ids["notification"],
         "message_id": world.ids["notification"], "sample_id": world.ids["sample"], "member_id": world.ids["member"],
         "key_id": world.ids["key"], "region_code": "110000", "number": "1", "action": "change",
+        "person_id": world.ids["person"],
     }
     return path.format(**values)
 

@@ -8,9 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from mtb.applications.auth import Reader, Writer
+from mtb.applications.auth import Reader, Writer, acting_of
 from mtb.applications.form import form_pdf
-from mtb.applications.schemas import ApplicationCreate, ApplicationOut, ApplicationSummary, WithdrawIn
+from mtb.applications.schemas import (
+    ApplicationCreate,
+    ApplicationOut,
+    ApplicationStatusOut,
+    ApplicationSummary,
+    WithdrawIn,
+)
 from mtb.applications.service import (
     create_application,
     get_readable,
@@ -24,13 +30,51 @@ from mtb.applications.service import (
 )
 from mtb.applications.views import application_out, application_summary
 from mtb.db import DBSession
-from mtb.errors import Conflict
+from mtb.direct.applications import read_own_application, read_own_status
+from mtb.errors import Conflict, Forbidden
+from mtb.direct.params import hot_route_openapi, path_uuid
+from mtb.identity.auth import principal_of
 from mtb.identity.models import InsuredPerson
 from mtb.identity.throttle import IdentityGuard
+from mtb.identity.tokens import ensure_not_revoked
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
+
+
+# The hot reads first: routes are matched in order.
+@router.get("/{application_id}/status", response_model=ApplicationStatusOut,
+            openapi_extra=hot_route_openapi(path=("application_id",), bearer=True))
+async def read_status(request: Request) -> Any:
+    """Where the application stands (status, due date, the latest decision and its reasons): what an app
+    polls. For the applicant or beneficiary; one statement through the direct reader."""
+    principal = principal_of(request)
+    application_id = path_uuid(request, "application_id")
+    if principal.kind != "person":
+        raise Forbidden("forbidden_role", "此功能仅限参保人本人或代办人使用")
+    out = await read_own_status(request.app.state.direct, principal, application_id)
+    return Response(out.model_dump_json(), media_type="application/json")
+
+
+@router.get("/{application_id}", response_model=ApplicationOut,
+            openapi_extra=hot_route_openapi(path=("application_id",), bearer=True))
+async def read(request: Request) -> Any:
+    """The hot read: a person reading their own application goes through the direct reader (one batch of
+    statements, see mtb/direct). Staff reads are audited, so they write, and go through a session."""
+    principal = principal_of(request)
+    application_id = path_uuid(request, "application_id")
+    if principal.kind == "person":
+        out = await read_own_application(request.app.state.direct, principal, application_id)
+        return Response(out.model_dump_json(), media_type="application/json")
+    async with request.app.state.sessionmaker() as session:
+        await ensure_not_revoked(session, principal)
+        acting = await acting_of(principal, session)
+        app = await get_readable(session, acting.actor, application_id)
+        await record(session, app, "application_viewed", actor=acting.actor)
+        out = await application_out(session, app, with_prereview=True)
+        await session.commit()
+    return out
 
 
 @router.post("", status_code=201, response_model=ApplicationOut)
@@ -44,14 +88,6 @@ async def create(payload: ApplicationCreate, acting: Writer, session: DBSession,
 async def list_mine(acting: Reader, session: DBSession, limit: int = 50, offset: int = 0) -> list[ApplicationSummary]:
     apps = await list_readable(session, acting.actor, limit=max(1, min(limit, 100)), offset=max(0, offset))
     return [await application_summary(session, a) for a in apps]
-
-
-@router.get("/{application_id}", response_model=ApplicationOut)
-async def read(application_id: uuid.UUID, acting: Reader, session: DBSession) -> ApplicationOut:
-    app = await get_readable(session, acting.actor, application_id)
-    if acting.actor.kind == "staff":  # staff reading a person's application is audited
-        await record(session, app, "application_viewed", actor=acting.actor)
-    return await application_out(session, app)
 
 
 @router.post("/{application_id}/submit", response_model=ApplicationOut,

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
 from mtb.db import DBSession
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.auth import CurrentPrincipal
+from mtb.identity.tokens import Principal
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
 
 
@@ -22,7 +24,8 @@ class Acting:
     staff: StaffUser | None = None
 
 
-async def _acting(principal: CurrentPrincipal, session: DBSession) -> Acting:
+async def acting_of(principal: Principal, session: AsyncSession) -> Acting:
+    """Who is acting, for a principal whose token is known to be valid and not revoked."""
     if principal.kind == "person":
         person = await session.get(InsuredPerson, principal.id)
         if person is None:
@@ -32,6 +35,10 @@ async def _acting(principal: CurrentPrincipal, session: DBSession) -> Acting:
     if staff is None or not staff.active:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     return Acting(Actor.of_staff(staff), staff=staff)
+
+
+async def _acting(principal: CurrentPrincipal, session: DBSession) -> Acting:
+    return await acting_of(principal, session)
 
 
 async def writer(acting: Annotated[Acting, Depends(_acting)]) -> Acting:

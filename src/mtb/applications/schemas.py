@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from mtb.prereview.schemas import PrereviewOut
+
 
 class Relation(StrEnum):
     spouse = "spouse"
@@ -110,6 +112,24 @@ class DecisionOut(BaseModel):
     decided_at: datetime
 
 
+class ApplicationStatusOut(BaseModel):
+    """Where an application stands, for an applicant polling it (the full read is GET /applications/{id}):
+    its status and due date, and the latest decision with its reasons."""
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    status_label: str
+    round: int
+    disease: CodeName
+    hospital: CodeName
+    submitted_at: datetime | None
+    due_date: date | None
+    updated_at: datetime
+    awaiting_confirmation: bool
+    decision: DecisionOut | None
+
+
 class ApplicationOut(BaseModel):
     id: uuid.UUID
     kind: str
@@ -138,6 +158,8 @@ class ApplicationOut(BaseModel):
     decisions: list[DecisionOut]
     awaiting_confirmation: bool
     timeline: list[TimelineEntry]
+    # The automated pre-review's findings per material: for the region's staff only (None for applicants).
+    prereview: PrereviewOut | None = None
 
 
 class ApplicationSummary(BaseModel):

@@ -27,6 +27,7 @@ from mtb.identity.service import find_person
 from mtb.identity.throttle import IdentityGuard
 from mtb.materials.models import Material
 from mtb.notifications.service import Message, notify
+from mtb.prereview.wake import kick_after_commit
 from mtb.qualifications.service import check_followup
 from mtb.timeutil import local_today, utcnow
 
@@ -245,6 +246,7 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
     due = calendar.add_working_days(local_today(), made_under.document.review_due_working_days)
     await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due,
                      submitted_at=utcnow())
+    kick_after_commit(session)  # the pre-review worker offers it to the fast track
 
 
 async def withdraw(session: AsyncSession, app: Application, *, actor: Actor, reason: str | None) -> None:

@@ -3,6 +3,11 @@ materials, its checklist and its timeline."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,10 +31,11 @@ from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import catalog_by_version_id
 from mtb.identity.models import InsuredPerson
 from mtb.materials.models import Material
+from mtb.prereview.service import prereview_out
 from mtb.review.models import ReviewDecision
 
 
-def _names(doc: CatalogDocument, app: Application) -> tuple[CodeName, CodeName, CodeName, CodeName | None]:
+def _names(doc: CatalogDocument, app: ApplicationFacts) -> tuple[CodeName, CodeName, CodeName, CodeName | None]:
     disease = doc.disease(app.disease_code)
     hospital = doc.hospital(app.hospital_code)
     channel = doc.channel(app.channel)
@@ -43,7 +49,67 @@ def _names(doc: CatalogDocument, app: Application) -> tuple[CodeName, CodeName, 
             laterality)
 
 
-def material_out(doc: CatalogDocument, m: Material) -> MaterialOut:
+class MaterialFacts(Protocol):
+    """What an answer shows of a material: an ORM row, or a row the direct reader fetched."""
+
+    id: uuid.UUID
+    application_id: uuid.UUID
+    kind: str
+    sha256: str
+    size: int
+    content_type: str
+    file_name: str
+    pages: int | None
+    width: int | None
+    height: int | None
+    warnings: list[dict[str, str]]
+    fields: dict[str, Any]
+    verdict: str | None
+    verdict_comment: str | None
+    created_at: datetime
+
+
+class EventFacts(Protocol):
+    from_status: str | None
+    to_status: str
+    actor_kind: str
+    reason: str | None
+    round: int
+    created_at: datetime
+
+
+class DecisionFacts(Protocol):
+    round: int
+    outcome: str
+    reasons: list[dict[str, str]]
+    material_verdicts: list[dict[str, str]]
+    note: str | None
+    decided_at: datetime
+
+
+class ApplicationFacts(Protocol):
+    id: uuid.UUID
+    kind: str
+    qualification_id: uuid.UUID | None
+    region_code: str
+    disease_code: str
+    hospital_code: str
+    channel: str
+    laterality: str | None
+    relation: str
+    status: str
+    round: int
+    due_date: date | None
+    submitted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    pending_approval_by_id: uuid.UUID | None
+    submitter_staff_id: uuid.UUID | None
+    submitter_person_id: uuid.UUID | None
+    beneficiary_id: uuid.UUID
+
+
+def material_out(doc: CatalogDocument, m: MaterialFacts) -> MaterialOut:
     kind = doc.material_kind(m.kind)
     return MaterialOut(
         id=m.id, kind=m.kind, kind_name=kind.name if kind else m.kind, file_name=m.file_name,
@@ -54,19 +120,25 @@ def material_out(doc: CatalogDocument, m: Material) -> MaterialOut:
         download_url=f"/api/v1/applications/{m.application_id}/materials/{m.id}/file")
 
 
-async def submitted_by(session: AsyncSession, app: Application) -> str:
+def submitted_by_label(app: ApplicationFacts, agent_name: str | None) -> str:
     if app.submitter_staff_id is not None:
         return "经办窗口代录"
     if app.submitter_person_id is not None and app.submitter_person_id != app.beneficiary_id:
-        agent = await session.get(InsuredPerson, app.submitter_person_id)
-        return f"代办人 {agent.name}" if agent else "代办人"
+        return f"代办人 {agent_name}" if agent_name else "代办人"
     return "本人"
 
 
-async def application_out(session: AsyncSession, app: Application) -> ApplicationOut:
+async def submitted_by(session: AsyncSession, app: Application) -> str:
+    agent = None
+    if app.submitter_person_id is not None and app.submitter_person_id != app.beneficiary_id:
+        agent = await session.get(InsuredPerson, app.submitter_person_id)
+    return submitted_by_label(app, agent.name if agent else None)
+
+
+async def application_out(session: AsyncSession, app: Application, *,
+                          with_prereview: bool = False) -> ApplicationOut:
+    """The answer for one application; `with_prereview` (staff only) adds the pre-review's findings."""
     catalog = await catalog_by_version_id(session, app.catalog_version_id)
-    doc = catalog.document
-    disease, hospital, channel, laterality = _names(doc, app)
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
     materials = list((await session.execute(
@@ -76,12 +148,28 @@ async def application_out(session: AsyncSession, app: Application) -> Applicatio
         select(ApplicationEvent).where(ApplicationEvent.application_id == app.id,
                                        ApplicationEvent.action == "status")
         .order_by(ApplicationEvent.id))).scalars())
-    decisions = [DecisionOut(
+    decisions = list((await session.execute(
+        select(ReviewDecision).where(ReviewDecision.application_id == app.id, ReviewDecision.final.is_(True))
+        .order_by(ReviewDecision.decided_at))).scalars())
+    out = build_application_out(
+        catalog.document, catalog.version, app,
+        beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
+        submitted_by=await submitted_by(session, app), materials=materials, events=events, decisions=decisions)
+    if with_prereview:
+        out.prereview = await prereview_out(session, app)
+    return out
+
+
+def build_application_out(doc: CatalogDocument, catalog_version: str, app: ApplicationFacts, *,
+                          beneficiary: PersonRef, submitted_by: str, materials: Sequence[MaterialFacts],
+                          events: Sequence[EventFacts], decisions: Sequence[DecisionFacts]) -> ApplicationOut:
+    """The answer for one application, from facts however they were read (the session or the direct
+    reader: both give the same answer, which tests/applications/test_direct_read.py checks)."""
+    disease, hospital, channel, laterality = _names(doc, app)
+    decided = [DecisionOut(
         round=d.round, outcome=d.outcome, outcome_label=OUTCOME_LABELS[d.outcome],
         reasons=[DecisionReason(**r) for r in d.reasons], materials=list(d.material_verdicts), note=d.note,
-        decided_at=d.decided_at) for d in (await session.execute(
-            select(ReviewDecision).where(ReviewDecision.application_id == app.id, ReviewDecision.final.is_(True))
-            .order_by(ReviewDecision.decided_at))).scalars()]
+        decided_at=d.decided_at) for d in decisions]
     checklist: list[ChecklistItem] = []
     disease_entry = doc.disease(app.disease_code)
     if disease_entry is not None:
@@ -93,15 +181,14 @@ async def application_out(session: AsyncSession, app: Application) -> Applicatio
                 requirement=kind.requirement, uploaded=sum(1 for m in materials if m.kind == kind.kind)))
     return ApplicationOut(
         id=app.id, kind=app.kind, qualification_id=app.qualification_id, region_code=app.region_code,
-        region_name=doc.region.name, catalog_version=catalog.version,
+        region_name=doc.region.name, catalog_version=catalog_version,
         disease=disease, hospital=hospital, channel=channel, laterality=laterality, relation=app.relation,
         relation_label=RELATION_LABELS.get(app.relation, app.relation),
-        beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
-        submitted_by=await submitted_by(session, app), status=app.status,
+        beneficiary=beneficiary, submitted_by=submitted_by, status=app.status,
         status_label=LABELS[Status(app.status)], round=app.round, due_date=app.due_date,
         submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
         materials=[material_out(doc, m) for m in materials], checklist=checklist,
-        decision=decisions[-1] if decisions else None, decisions=decisions,
+        decision=decided[-1] if decided else None, decisions=decided,
         awaiting_confirmation=app.pending_approval_by_id is not None,
         timeline=[TimelineEntry(from_status=e.from_status, to_status=e.to_status,
                                 label=LABELS[Status(e.to_status)], actor_kind=e.actor_kind, reason=e.reason,

@@ -8,8 +8,9 @@ for policy.
 
 from __future__ import annotations
 
+
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +64,8 @@ class MaterialKind(Strict):
     generated: bool = Field(default=False, description="Made by MTB from the application, not uploaded")
     requires_seal: bool = False
     fields: list[MaterialField] = []
+    prereview: Literal["diagnosis_certificate", "identity_front", "identity_back", "filing_form"] | None = Field(
+        default=None, description="How the automated pre-review reads this material (None: it is not read)")
 
 
 class MaterialRequirement(Strict):
@@ -112,6 +115,10 @@ class Disease(Strict):
         default=None, description="Overrides the region's default material list for this disease")
     rules: list[Rule] = []
     two_stage_review: bool = Field(default=False, description="An approval needs a second reviewer's confirmation")
+    diagnosis_terms: list[list[Text]] = Field(
+        default=[], description="What a certificate says for this disease (pre-review): one term of each group")
+    fast_track: bool = Field(
+        default=False, description="Approve automatically when every pre-review finding matches (administrator's choice)")
     benefits: list[Benefit] = []
     note: str = ""
 
@@ -161,17 +168,30 @@ class CatalogDocument(Strict):
     change: ChangePolicy | None = Field(default=None, description="None: filings cannot be changed online")
     renewal: RenewalPolicy | None = Field(default=None, description="None: no online renewal")
 
+    # Lookups by code, made on first use and remade when the list is another one (model_copy(update=...)).
+    def _index(self, name: str, items: list[Any], key: str) -> dict[str, Any]:
+        cached = self.__dict__.get(name)
+        if cached is None or cached[0] is not items:
+            cached = (items, {getattr(item, key): item for item in items})
+            self.__dict__[name] = cached
+        index: dict[str, Any] = cached[1]
+        return index
+
     def disease(self, code: str) -> Disease | None:
-        return next((d for d in self.diseases if d.code == code), None)
+        found: Disease | None = self._index("_by_disease", self.diseases, "code").get(code)
+        return found
 
     def hospital(self, code: str) -> Hospital | None:
-        return next((h for h in self.hospitals if h.code == code), None)
+        found: Hospital | None = self._index("_by_hospital", self.hospitals, "code").get(code)
+        return found
 
     def channel(self, code: str) -> Channel | None:
-        return next((c for c in self.channels if c.code == code), None)
+        found: Channel | None = self._index("_by_channel", self.channels, "code").get(code)
+        return found
 
     def material_kind(self, kind: str) -> MaterialKind | None:
-        return next((m for m in self.material_kinds if m.kind == kind), None)
+        found: MaterialKind | None = self._index("_by_material_kind", self.material_kinds, "kind").get(kind)
+        return found
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
@@ -238,4 +258,8 @@ def cross_reference_problems(doc: CatalogDocument) -> list[tuple[str, str]]:
             if rule.title not in titles:
                 problems.append((f"{path}.rules[{j}].title", f"unknown physician title {rule.title!r}"))
         unique([b.insurance_type for b in disease.benefits], f"{path}.benefits", "insurance_type")
+        if disease.fast_track and not any(
+                (k := doc.material_kind(r.kind)) is not None and k.prereview is not None
+                for r in doc.materials_for(disease)):
+            problems.append((f"{path}.fast_track", "fast track needs at least one material the pre-review reads"))
     return problems

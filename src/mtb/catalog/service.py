@@ -124,11 +124,19 @@ async def catalog_by_version_id(session: AsyncSession, version_id: int) -> Activ
     return await _active(session, row)
 
 
+def document_from_cache(version_id: int, sha256: str) -> CatalogDocument | None:
+    return _documents.get((version_id, sha256))
+
+
+def remember_document(version_id: int, sha256: str, raw: dict[str, Any]) -> CatalogDocument:
+    doc = _documents[(version_id, sha256)] = CatalogDocument.model_validate(raw)
+    return doc
+
+
 async def _active(session: AsyncSession, row: Row[Any]) -> ActiveCatalog:
-    key = (row.id, row.sha256)
-    doc = _documents.get(key)
+    doc = document_from_cache(row.id, row.sha256)
     if doc is None:
         raw = (await session.execute(
             select(CatalogVersion.document).where(CatalogVersion.id == row.id))).scalar_one()
-        doc = _documents[key] = CatalogDocument.model_validate(raw)
+        doc = remember_document(row.id, row.sha256, raw)
     return ActiveCatalog(row.id, row.version, row.effective_from, doc)

@@ -34,6 +34,8 @@ class CalendarTable(BaseModel):
 class WorkdayCalendar:
     table: CalendarTable
     _warned: set[int] = field(default_factory=set)
+    # Per year, the number of working days from 1 January through each day (the table never changes).
+    _prefix: dict[int, list[int]] = field(default_factory=dict)
 
     def is_workday(self, day: date) -> bool:
         year = self.table.years.get(day.year)
@@ -63,7 +65,24 @@ class WorkdayCalendar:
         """Working days after `start` up to and including `end` (negative when `end` is earlier)."""
         if end < start:
             return -self.working_days_between(end, start)
-        return sum(1 for i in range(1, (end - start).days + 1) if self.is_workday(start + timedelta(days=i)))
+        if start.year == end.year:
+            return self._through(end) - self._through(start)
+        between = sum(self._year(y)[-1] for y in range(start.year + 1, end.year))
+        return self._year(start.year)[-1] - self._through(start) + between + self._through(end)
+
+    def _through(self, day: date) -> int:
+        return self._year(day.year)[day.timetuple().tm_yday - 1]
+
+    def _year(self, year: int) -> list[int]:
+        prefix = self._prefix.get(year)
+        if prefix is None:
+            prefix, count, day = [], 0, date(year, 1, 1)
+            while day.year == year:
+                count += self.is_workday(day)
+                prefix.append(count)
+                day += timedelta(days=1)
+            self._prefix[year] = prefix
+        return prefix
 
 
 def load_calendar(path: Path) -> WorkdayCalendar:

@@ -36,7 +36,7 @@ async def real_name_login(body: RealNameLogin, request: Request, session: DBSess
 @router.post("/auth/staff", response_model=StaffToken)
 async def staff_login(body: StaffLogin, request: Request, session: DBSession) -> StaffToken:
     settings = get_settings()
-    sessions = request.app.state.sessionmaker
+    sessions = request.app.state.counters
     user_key = f"staff:{body.username.strip()}"
     client_key = throttle.IdentityGuard.for_request(request).client
     await throttle.ensure_not_blocked(sessions, [user_key, client_key])

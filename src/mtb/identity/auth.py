@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mtb.db import DBSession
@@ -30,6 +30,30 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def bearer_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The token's principal, checked by signature and expiry only: for the hot reads, whose own
+    statement checks revocation and that the person still exists (see mtb/direct)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
+    return decode_token(credentials.credentials)
+
+
+BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]
+
+def principal_of(request: Request) -> Principal:
+    """`bearer_principal` without the dependency machinery, for the hot routes (mtb/direct/params.py):
+    the same checks and the same answers."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return decode_token(token.strip())
+            break
+    raise Unauthorized("not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
 
 
 async def current_person(principal: CurrentPrincipal, session: DBSession) -> InsuredPerson:

@@ -29,12 +29,34 @@ def normalize(raw: str) -> str:
 
 
 def is_valid(number: str) -> bool:
-    """18 characters, a real birth date and the GB 11643 check digit."""
-    try:
-        ric.validate(number)
-    except ValidationError:
+    """18 characters, the GB 11643 check digit, a real birth date, and a birth place that existed in the
+    birth year: python-stdnum's checks, with the place lookup (its slow part) remembered per place and year."""
+    if len(number) != 18 or not (number[:17].isascii() and number[:17].isdigit()):
         return False
-    return len(number) == 18
+    try:
+        if number[-1] != ric.calc_check_digit(number):
+            return False
+        year = ric.get_birth_date(number).year
+    except (ValidationError, ValueError):
+        return False
+    return _birth_place_known(number[:6], year, number)
+
+
+def _birth_place_known(place: str, year: int, number: str) -> bool:
+    key = (place, year)
+    known = _places.get(key)
+    if known is None:
+        try:
+            ric.get_birth_place(number)
+            known = True
+        except (ValidationError, KeyError):  # stdnum raises KeyError for a division with no county entry
+            known = False
+        _places[key] = known
+    return known
+
+
+# (division code, birth year) -> whether the division existed then; bounded by the table's size.
+_places: dict[tuple[str, int], bool] = {}
 
 
 def mask(number: str) -> str:

@@ -97,7 +97,7 @@ class IdentityGuard:
 
     @staticmethod
     def for_request(request: Request) -> IdentityGuard:
-        return IdentityGuard(request.app.state.sessionmaker,
+        return IdentityGuard(request.app.state.counters,
                              f"client:{request.client.host if request.client else 'unknown'}")
 
     def _id_key(self, id_number: str) -> str:

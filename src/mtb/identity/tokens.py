@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -50,19 +51,39 @@ def issue_token(principal: Principal) -> tuple[str, int]:
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM), lifetime
 
 
+# Verified tokens by (secret, token): a token's signature is checked once per worker, not per request.
+# Only the signature check is remembered; expiry is checked on every use and revocation is the
+# caller's (a revoked token stays in here until it expires or is pushed out, and is refused anyway).
+_verified: OrderedDict[tuple[str, str], Principal] = OrderedDict()
+VERIFIED_CACHE_SIZE = 20_000
+
+
 def decode_token(token: str) -> Principal:
+    secret = get_settings().secret_key
+    key = (secret, token)
+    principal = _verified.get(key)
+    if principal is None:
+        principal = _verify(token, secret)
+        _verified[key] = principal
+        if len(_verified) > VERIFIED_CACHE_SIZE:
+            _verified.popitem(last=False)
+    if (principal.expires_at or 0) <= utcnow().timestamp():
+        _verified.pop(key, None)
+        raise Unauthorized("token_invalid", "登录已失效，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def _verify(token: str, secret: str) -> Principal:
     try:
         # Expiry is checked against MTB's own clock (timeutil), the one that issued the token.
-        claims = jwt.decode(token, get_settings().secret_key, algorithms=[_ALGORITHM],
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM],
                             options={"require": ["sub", "exp", "kind"], "verify_exp": False, "verify_iat": False})
-        if float(claims["exp"]) <= utcnow().timestamp():
-            raise ValueError("expired")
         kind = claims["kind"]
         if kind not in ("person", "staff"):
             raise ValueError(kind)
         return Principal(kind=kind, id=uuid.UUID(claims["sub"]), role=claims.get("role"),
                          region_code=claims.get("region"), jti=claims.get("jti"), expires_at=float(claims["exp"]))
-    except (jwt.PyJWTError, ValueError, KeyError) as exc:
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录",
                            headers={"WWW-Authenticate": "Bearer"}) from exc
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
 from mtb.applications.auth import Reader, Writer
 from mtb.applications.schemas import MaterialOut
@@ -14,15 +14,15 @@ from mtb.applications.service import get_readable, get_writable, record
 from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.db import DBSession
-from mtb.errors import NotFound
+from mtb.materials.download import material_response
 from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
-from mtb.materials.storage import LocalStorage
+from mtb.materials.storage import Storage
 
 router = APIRouter(prefix="/api/v1/applications/{application_id}/materials", tags=["materials"])
 
 
-def _storage(request: Request) -> LocalStorage:
-    storage: LocalStorage = request.app.state.storage
+def _storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
     return storage
 
 
@@ -33,7 +33,7 @@ async def upload(application_id: uuid.UUID, request: Request, acting: Writer, se
                  issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                  issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
     """Upload one file (PDF, JPG or PNG, judged by content) as a material of `kind`."""
-    await check_upload_rate(request.app.state.sessionmaker, acting.actor, request.app.state.settings)
+    await check_upload_rate(request.app.state.counters, acting.actor, request.app.state.settings)
     app = await get_writable(session, acting.actor, application_id)
     material = await add_material(
         session, app=app, actor=acting.actor, kind=kind, upload=file,
@@ -51,7 +51,7 @@ async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Re
                   issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                   issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
     """Replace a material's file (same kind), e.g. after it was marked unclear."""
-    await check_upload_rate(request.app.state.sessionmaker, acting.actor, request.app.state.settings)
+    await check_upload_rate(request.app.state.counters, acting.actor, request.app.state.settings)
     app = await get_writable(session, acting.actor, application_id)
     old = await get_material(session, app, material_id)
     kind = old.kind
@@ -72,18 +72,14 @@ async def delete(application_id: uuid.UUID, material_id: uuid.UUID, request: Req
     await remove_material(session, app=app, material=await get_material(session, app, material_id))
 
 
-@router.get("/{material_id}/file", response_class=FileResponse,
+@router.get("/{material_id}/file", response_class=StreamingResponse,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}})
 async def download(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Reader,
-                   session: DBSession) -> FileResponse:
+                   session: DBSession) -> StreamingResponse:
     app = await get_readable(session, acting.actor, application_id)
     material = await get_material(session, app, material_id)
-    path = _storage(request).path_for(material.sha256)
-    if not path.exists():
-        raise NotFound("material_file_missing", "材料文件不存在，请联系医保经办机构")
     if acting.actor.kind == "staff":  # staff reading a person's medical material is audited
         await record(session, app, "material_viewed", actor=acting.actor,
                      detail={"material_id": str(material.id), "kind": material.kind})
-    return FileResponse(path, media_type=material.content_type, filename=material.file_name,
-                        content_disposition_type="attachment",
-                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    # A missing file raises after the record: the request's rollback takes the record back.
+    return await material_response(_storage(request), material, disposition="attachment")

@@ -1,8 +1,8 @@
 """Adding, replacing and removing an application's materials.
 
 Steps of an upload: spool to a temporary file (size limit), judge the content, check the kind and its
-fields against the catalog, move the file to its content address, add the row. Files are never deleted
-here (see storage.py); removing a material removes its row.
+fields against the catalog, put the file at its content address (directory or bucket), add the row.
+Files are never deleted here (see storage.py); removing a material removes its row.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from mtb.errors import Conflict, NotFound, Unprocessable
 from mtb.identity.throttle import count_within
 from mtb.materials.inspect import inspect_file
 from mtb.materials.models import Material
-from mtb.materials.storage import LocalStorage
+from mtb.materials.storage import Storage
+from mtb.prereview.service import enqueue as enqueue_prereview
 from mtb.settings import Settings
 from mtb.timeutil import utcnow
 
@@ -68,7 +69,7 @@ async def _checked_fields(session: AsyncSession, app: Application, kind: str,
 
 
 async def add_material(session: AsyncSession, *, app: Application, actor: Actor, kind: str,
-                       upload: UploadFile, fields: dict[str, str | None], storage: LocalStorage,
+                       upload: UploadFile, fields: dict[str, str | None], storage: Storage,
                        settings: Settings) -> Material:
     ensure_editable(app)
     await _hold_editable(session, app)
@@ -93,6 +94,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
         uploaded_by_id=actor.id, created_at=utcnow())
     session.add(material)
     await session.flush()
+    await enqueue_prereview(session, material, app)  # read later by the pre-review job, never here
     return material
 
 

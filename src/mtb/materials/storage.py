@@ -1,28 +1,47 @@
-"""Content-addressed storage of material files (local directory).
+"""Content-addressed storage of material files: a local directory (here) or an S3 bucket (s3.py).
 
-A file is written under a temporary name, synced, and renamed to its sha256; the caller commits the
-row only after that, so an acknowledged upload is on disk. Files are laid out `ab/cd/abcd…`.
+Both keep a file under its sha256, laid out `ab/cd/abcd…` (after a key prefix on S3). An upload is first
+spooled to a private temporary file on local disk, where the content checks read it; `put` then moves it
+to its content address (a synced rename on disk, an upload to the bucket), and the caller commits the row
+only after that, so an acknowledged upload is stored.
 
 Requests never delete files: one file may serve several materials, and a request cannot know whether
 another one, not yet committed, is about to use it. `mtb jobs run` removes files no material refers to
 once they have been untouched for a grace period (each upload of the same content touches the file),
 and temporary files a crash left behind.
+
+Every method but `receive` blocks (disk or network): async code calls them in a worker thread.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from fastapi import UploadFile
 
-from mtb.errors import PayloadTooLarge
+from mtb.errors import MTBError, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from mtb.settings import Settings
 
 CHUNK = 1024 * 1024
+log = logging.getLogger("mtb.storage")
+
+
+class StorageUnavailable(MTBError):
+    """The storage failed (disk full, bucket unreachable, access denied): the request may be tried again."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("storage_unavailable", "文件存储暂时不可用，请稍后再试")
 
 
 @dataclass(frozen=True)
@@ -34,13 +53,103 @@ class Received:
     size: int
 
 
-class LocalStorage:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp = root / "tmp"
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
-    def path_for(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A stored file open for reading (close its stream), and its size in bytes."""
+
+    stream: Readable
+    size: int
+
+
+class StoredFile(NamedTuple):
+    sha256: str
+    modified: float  # POSIX time of the last put of this content: the grace period runs from it
+    size: int
+
+
+class Storage(Protocol):
+    """Where material files live, addressed by their sha256."""
+
+    tmp: Path  # the local spool of uploads being received
+
+    def describe(self) -> str:
+        """Where the files are, for operators' messages."""
+        ...
+
+    async def receive(self, upload: UploadFile, *, limit: int) -> Received: ...
+
+    def put(self, received: Received) -> bool:
+        """Store a received file under its sha256; False if that content was there already (then its grace
+        period restarts). The received file is gone afterwards, whatever happened."""
+        ...
+
+    def open(self, sha256: str) -> Opened:
+        """The stored file; FileNotFoundError if there is none."""
+        ...
+
+    def stored(self) -> Iterator[StoredFile]: ...
+
+    def delete(self, sha256: str, *, untouched_since: float | None = None) -> bool:
+        """Remove a stored file (with `untouched_since`, only if not put again since that time); True if it
+        was removed."""
+        ...
+
+    def remove_stale_temporaries(self, older_than: float) -> int: ...
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str  # "" or ending in "/"
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def parse_storage_url(url: str) -> Path | S3Location:
+    """`s3://bucket/prefix` names a bucket; `file://path` or a plain path a local directory."""
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"{url}: no bucket named (expected s3://bucket/prefix)")
+        prefix = prefix.strip("/")
+        return S3Location(bucket, f"{prefix}/" if prefix else "")
+    if "://" in url and not url.startswith("file://"):
+        raise ValueError(f"{url}: storage must be s3://bucket/prefix, file://path or a path")
+    path = url.removeprefix("file://")
+    if not path:
+        raise ValueError(f"{url}: no directory named")
+    return Path(path)
+
+
+def storage_at(url: str, settings: Settings) -> Storage:
+    """The storage a URL names; S3 uses the settings' endpoint and credentials and spools locally."""
+    location = parse_storage_url(url)
+    if isinstance(location, Path):
+        return LocalStorage(location)
+    from mtb.materials.s3 import S3Storage
+
+    return S3Storage.from_settings(location, settings)
+
+
+def make_storage(settings: Settings) -> Storage:
+    """The configured storage: MTB_STORAGE_URL, else the local directory MTB_STORAGE_PATH."""
+    if settings.storage_url:
+        return storage_at(settings.storage_url, settings)
+    return LocalStorage(settings.storage_path)
+
+
+class Spool:
+    """Receiving uploads into a local temporary directory, and clearing what a crash left there."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
 
     async def receive(self, upload: UploadFile, *, limit: int) -> Received:
         """Copy the upload to a temporary file, hashing it; refuse it past `limit` bytes."""
@@ -61,36 +170,100 @@ class LocalStorage:
             raise
         return Received(Path(name), digest.hexdigest(), size)
 
-    def put(self, received: Received) -> bool:
-        """Move a received file to its content address. Returns False if that content was already there."""
-        dest = self.path_for(received.sha256)
-        if dest.exists():
-            os.utime(dest)  # in use again: restart its grace period
-            received.path.unlink(missing_ok=True)
-            return False
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with received.path.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(received.path, dest)
-        _fsync_dir(dest.parent)
-        return True
-
-    def stored(self) -> Iterator[tuple[str, float]]:
-        """Every stored file's sha256 and modification time."""
-        for path in self.root.glob("??/??/*"):
-            if path.is_file() and len(path.name) == 64:
-                yield path.name, path.stat().st_mtime
-
-    def delete(self, sha256: str) -> None:
-        self.path_for(sha256).unlink(missing_ok=True)
-
     def remove_stale_temporaries(self, older_than: float) -> int:
         removed = 0
         for path in self.tmp.glob("up-*") if self.tmp.exists() else []:
-            if path.stat().st_mtime < older_than:
-                path.unlink(missing_ok=True)
-                removed += 1
+            try:
+                if path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # an upload finished (or was removed) meanwhile
+                continue
         return removed
+
+
+class LocalStorage(Spool):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "tmp")
+        self.root = root
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, received: Received) -> bool:
+        dest = self.path_for(received.sha256)
+        try:
+            try:
+                os.utime(dest)  # there already and in use again: restart its grace period
+                return False
+            except FileNotFoundError:
+                pass
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with received.path.open("rb") as f:
+                os.fsync(f.fileno())
+            os.replace(received.path, dest)
+            _fsync_dir(dest.parent)
+            return True
+        except OSError as exc:
+            log.error("storing a file failed", extra={"storage": self.describe(), "error": repr(exc)})
+            raise StorageUnavailable() from exc
+        finally:
+            received.path.unlink(missing_ok=True)
+
+    def open(self, sha256: str) -> Opened:
+        path = self.path_for(sha256)
+        try:
+            f = path.open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise FileNotFoundError(path) from None
+        except OSError as exc:
+            log.error("reading a file failed", extra={"storage": self.describe(), "error": repr(exc)})
+            raise StorageUnavailable() from exc
+        return Opened(f, os.fstat(f.fileno()).st_size)
+
+    def stored(self) -> Iterator[StoredFile]:
+        """Every stored file's sha256, modification time and size."""
+        for path in self.root.glob("??/??/*"):
+            if len(path.name) == 64:
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                if path.is_file():
+                    yield StoredFile(path.name, stat.st_mtime, stat.st_size)
+
+    def delete(self, sha256: str, *, untouched_since: float | None = None) -> bool:
+        path = self.path_for(sha256)
+        try:
+            if untouched_since is not None and path.stat().st_mtime >= untouched_since:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def copy_to_spool(opened: Opened, tmp: Path, *, prefix: str = "up-") -> Received:
+    """Copy an opened stored file to a private temporary file under `tmp`, hashing it; the stream is closed.
+    The name starts with `up-` so that a copy a crash leaves behind goes with the stale temporaries."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp, prefix=prefix)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := opened.stream.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    except BaseException:
+        os.unlink(name)
+        raise
+    finally:
+        opened.stream.close()
+    return Received(Path(name), digest.hexdigest(), size)
 
 
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:

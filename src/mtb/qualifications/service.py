@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,13 @@ def valid_until(effective: date, period_years: int | None) -> date | None:
     return add_years(effective, period_years) - timedelta(days=1)
 
 
-def covers(q: Qualification, day: date) -> bool:
+class Period(Protocol):
+    effective_from: date
+    valid_until: date | None
+    ended_on: date | None
+
+
+def covers(q: Period, day: date) -> bool:
     return (q.effective_from <= day and (q.valid_until is None or day <= q.valid_until)
             and (q.ended_on is None or day < q.ended_on))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from mtb.applications.actors import Actor
@@ -16,7 +17,9 @@ from mtb.applications.states import Status
 from mtb.applications.views import application_out
 from mtb.db import DBSession
 from mtb.errors import NotFound
-from mtb.identity.auth import require_staff
+from mtb.direct.params import hot_route_openapi, query_model
+from mtb.direct.staff import staff_of
+from mtb.identity.auth import principal_of, require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.review.models import QualitySample
 from mtb.review.queue import QueueFilter, review_queue
@@ -47,17 +50,32 @@ async def reason_codes(request: Request, staff: Reviewer) -> list[ReasonCodeOut]
     return [ReasonCodeOut(code=r.code, name=r.name, needs_detail=r.needs_detail) for r in _reasons(request).reasons]
 
 
-@router.get("/queue", response_model=QueuePage)
-async def queue(request: Request, staff: Reviewer, session: DBSession,
-                status: Status | None = None, disease_code: str | None = None, channel: str | None = None,
-                overdue: bool | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                cursor: Annotated[str | None, Query(max_length=500)] = None) -> QueuePage:
-    """The region's applications awaiting review, soonest due first; `next_cursor` fetches the next page."""
-    settings = request.app.state.settings
-    return await review_queue(
-        session, region_code=staff.region_code,
+class QueueQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Status | None = None
+    disease_code: str | None = None
+    channel: str | None = None
+    overdue: bool | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str | None, Field(max_length=500)] = None
+
+
+@router.get("/queue", response_model=QueuePage, openapi_extra=hot_route_openapi(query=QueueQuery, bearer=True))
+async def queue(request: Request) -> Any:
+    """The region's applications awaiting review, soonest due first; `next_cursor` fetches the next page.
+    Read through the direct reader (see mtb/direct)."""
+    reader = request.app.state.direct
+    staff = await staff_of(reader, principal_of(request), StaffRole.reviewer, StaffRole.admin)
+    q = query_model(request, QueueQuery)
+    status, disease_code, channel, overdue, limit, cursor = (q.status, q.disease_code, q.channel, q.overdue,
+                                                              q.limit, q.cursor)
+    page = await review_queue(
+        reader, region_code=staff.region_code,
         filters=QueueFilter(status=status, disease_code=disease_code, channel=channel, overdue=overdue),
-        limit=limit, cursor=cursor, calendar=request.app.state.calendar, idle_minutes=settings.claim_idle_minutes)
+        limit=limit, cursor=cursor, calendar=request.app.state.calendar,
+        idle_minutes=request.app.state.settings.claim_idle_minutes)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.post("/applications/{application_id}/claim", response_model=ApplicationOut)

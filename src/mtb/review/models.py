@@ -24,7 +24,9 @@ class ReviewDecision(Base):
     reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     material_verdicts: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    reviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_users.id"))
+    # The reviewer who decided, or None when a rule of the catalog did (the fast track of the pre-review).
+    reviewer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    rule: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

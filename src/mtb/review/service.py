@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Protocol
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,7 +38,12 @@ class ClaimState:
     active: bool
 
 
-def claim_state(app: Application, *, idle_minutes: int, now: datetime | None = None) -> ClaimState:
+class Claimable(Protocol):
+    claimed_by_id: uuid.UUID | None
+    claimed_at: datetime | None
+
+
+def claim_state(app: Claimable, *, idle_minutes: int, now: datetime | None = None) -> ClaimState:
     if app.claimed_by_id is None or app.claimed_at is None:
         return ClaimState(None, False)
     active = app.claimed_at + timedelta(minutes=idle_minutes) > (now or utcnow())

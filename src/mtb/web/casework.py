@@ -6,7 +6,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -15,8 +15,9 @@ from mtb.applications.form import form_pdf
 from mtb.applications.service import get_readable, get_writable, record, remember, replay, submit, withdraw
 from mtb.applications.views import application_out
 from mtb.catalog.service import catalog_by_version_id
-from mtb.errors import MTBError, NotFound, Unprocessable
+from mtb.errors import MTBError, Unprocessable
 from mtb.identity.models import InsuredPerson
+from mtb.materials.download import material_response
 from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
 from mtb.web.core import redirect, render, verify_csrf
 
@@ -45,7 +46,7 @@ def _done(request: Request, location: str, anchor: str) -> Response:
 
 async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str) -> Response:
     await verify_csrf(request)
-    await check_upload_rate(request.app.state.sessionmaker, actor, request.app.state.settings)
+    await check_upload_rate(request.app.state.counters, actor, request.app.state.settings)
     app = await get_writable(session, actor, app_id)
     form = await request.form()
     upload_file, kind = form.get("file"), form.get("kind")
@@ -97,18 +98,13 @@ async def withdraw_page(request: Request, session: AsyncSession, actor: Actor, a
 
 
 async def material_file(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID,
-                        material_id: uuid.UUID) -> FileResponse:
+                        material_id: uuid.UUID) -> StreamingResponse:
     app = await get_readable(session, actor, app_id)
     material = await get_material(session, app, material_id)
-    path = request.app.state.storage.path_for(material.sha256)
-    if not path.exists():
-        raise NotFound("material_file_missing", "材料文件不存在，请联系医保经办机构")
-    if actor.kind == "staff":
+    if actor.kind == "staff":  # a missing file raises below, and the rollback takes the record back
         await record(session, app, "material_viewed", actor=actor,
                      detail={"material_id": str(material.id), "kind": material.kind})
-    return FileResponse(path, media_type=material.content_type, filename=material.file_name,
-                        content_disposition_type="inline",
-                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return await material_response(request.app.state.storage, material, disposition="inline")
 
 
 async def form_page(session: AsyncSession, actor: Actor, app_id: uuid.UUID) -> Response:

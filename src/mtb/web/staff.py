@@ -4,7 +4,6 @@ verdicts, reasons, decision), and the window clerk's entry of paper applications
 from __future__ import annotations
 
 import io
-import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,6 +28,8 @@ from mtb.identity.api import staff_login
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.schemas import StaffLogin
 from mtb.identity.throttle import IdentityGuard
+from mtb.materials.download import local_copy
+from mtb.materials.pdfpages import render_page
 from mtb.materials.service import get_material
 from mtb.review.api import history as history_entries
 from mtb.review.queue import QueueFilter, review_queue
@@ -53,7 +54,8 @@ CLERKS = (StaffRole.window, StaffRole.admin)
 WINDOW = "/staff/window"
 ACTIONS = {"status": "状态变更", "claim": "领取审核", "release": "释放", "claim_lapsed": "领取超时释放",
            "first_approval": "初审通过，待复核", "application_viewed": "查看申请", "material_viewed": "查看材料",
-           "form_viewed": "查看申请表", "quality_check": "质量抽查"}
+           "form_viewed": "查看申请表", "fhir_viewed": "经 FHIR 接口查看", "quality_check": "质量抽查",
+           "fast_track": "快速通道自动审核通过"}
 
 
 def _tz(request: Request) -> ZoneInfo:
@@ -100,7 +102,7 @@ async def queue(request: Request, session: DBSession, status: str = "", disease_
     filters = QueueFilter(status=Status(status) if status in ("submitted", "in_review") else None,
                           disease_code=disease_code or None, channel=channel or None,
                           overdue={"true": True, "false": False}.get(overdue))
-    page = await review_queue(session, region_code=staff.region_code, filters=filters, limit=25, cursor=cursor,
+    page = await review_queue(request.app.state.direct, region_code=staff.region_code, filters=filters, limit=25, cursor=cursor,
                               calendar=request.app.state.calendar,
                               idle_minutes=request.app.state.settings.claim_idle_minutes)
     query = urlencode({"status": status, "disease_code": disease_code, "channel": channel, "overdue": overdue})
@@ -114,7 +116,7 @@ async def _review_page(request: Request, session: DBSession, staff: StaffUser, a
     actor = Actor.of_staff(staff)
     app = await get_readable(session, actor, app_id)
     await record(session, app, "application_viewed", actor=actor)
-    out = await application_out(session, app)
+    out = await application_out(session, app, with_prereview=True)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     disease = doc.disease(app.disease_code)
     state = claim_state(app, idle_minutes=request.app.state.settings.claim_idle_minutes)
@@ -127,6 +129,7 @@ async def _review_page(request: Request, session: DBSession, staff: StaffUser, a
                   holder_text=holder_text, reasons=request.app.state.reasons.reasons,
                   rules=[r.source for r in disease.rules] if disease else [],
                   titles={t.code: t.name for t in doc.physician_titles},
+                  prereview={p.material_id: p for p in out.prereview.materials} if out.prereview else {},
                   history=await history_entries(app_id, staff, session), actions=ACTIONS, labels=LABELS,
                   tz=_tz(request), error=error)
 
@@ -192,25 +195,13 @@ async def pdf_page(app_id: uuid.UUID, material_id: uuid.UUID, number: int, reque
     material = await get_material(session, app, material_id)
     if material.content_type != "application/pdf" or not 1 <= number <= (material.pages or 0):
         raise NotFound("page_not_found", "页面不存在")
-    path = request.app.state.storage.path_for(material.sha256)
-    png = await anyio.to_thread.run_sync(_render_page, path, number)
+    async with local_copy(request.app.state.storage, material) as path:
+        png = await anyio.to_thread.run_sync(_render_page, path, number)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
-# pdfium is not thread-safe: two pages rendered at once in worker threads crash the process
-# ("double free or corruption", seen when the viewer loads a PDF's pages in parallel). One at a time.
-_PDFIUM = threading.Lock()
-
-
 def _render_page(path: Path, number: int) -> bytes:
-    import pypdfium2 as pdfium
-
-    with _PDFIUM:
-        document = pdfium.PdfDocument(path)
-        try:
-            image = document[number - 1].render(scale=1.4).to_pil()
-        finally:
-            document.close()
+    image = render_page(path, number, scale=1.4)
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
