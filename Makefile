@@ -26,9 +26,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Benchmarks of issue 8 (not part of `make test`): load BENCH_SIZE synthetic applications into SQLite
-# under var/bench/, then measure the HTTP hot paths. See docs/benchmarks.md.
-BENCH_SIZE ?= 100000
+# (var/bench/) and into PostgreSQL (database $(BENCH_PG_DB), made if missing), print the query plans of the
+# hot paths, then measure them over HTTP against a server the benchmark starts. See docs/benchmarks.md.
+BENCH_SIZE ?= 1000000
 BENCH_SECONDS ?= 10
+BENCH_WORKERS ?= 1
+BENCH_PG_DB ?= mtb_bench
+BENCH_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/$(BENCH_PG_DB)
 BENCH_DB := var/bench/mtb-$(BENCH_SIZE).sqlite3
 bench: $(STAMP)
 	$(BIN)/python -c "import psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet psutil
@@ -38,9 +42,19 @@ bench: $(STAMP)
 		--url sqlite+aiosqlite:///$(BENCH_DB) --json var/bench/load-sqlite-$(BENCH_SIZE).json
 	$(BIN)/python bench/explain.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) \
 		> var/bench/plans-sqlite-$(BENCH_SIZE).md
-	$(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) \
+	$(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) --workers $(BENCH_WORKERS) \
 		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-sqlite-$(BENCH_SIZE).json \
 		| tee var/bench/results-sqlite-$(BENCH_SIZE).md
+	$(BIN)/python bench/pgdb.py $(BENCH_PG_URL)
+	MTB_STORAGE_PATH=var/bench/files $(BIN)/python bench/load.py --size $(BENCH_SIZE) \
+		--url $(BENCH_PG_URL) --json var/bench/load-postgresql-$(BENCH_SIZE).json
+	$(BIN)/python bench/explain.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) > var/bench/plans-postgresql-$(BENCH_SIZE).md
+	$(BIN)/python bench/run.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) --workers $(BENCH_WORKERS) \
+		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-postgresql-$(BENCH_SIZE).json \
+		| tee var/bench/results-postgresql-$(BENCH_SIZE).md
+	$(BIN)/python bench/run.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) --workers 2 --only bcd \
+		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-postgresql-$(BENCH_SIZE)-2workers.json \
+		| tee var/bench/results-postgresql-$(BENCH_SIZE)-2workers.md
 
 # Accuracy of the automated pre-review (issue 9, not part of `make test`): render OCR_BENCH_SIZE synthetic
 # certificates, ID cards and filing forms with known truth, read them as the job does, report per field.

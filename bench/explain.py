@@ -1,63 +1,79 @@
-"""Query plans of the hot paths ((c) status read, (d) eligibility, (e) reviewer queue) on a loaded
-database: the SQL MTB's ORM statements compile to, with EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE
-(PostgreSQL).
+"""Query plans of the hot paths on a loaded database: the statements mtb/direct sends, with the
+parameters it binds, under EXPLAIN QUERY PLAN (SQLite) or EXPLAIN (ANALYZE, BUFFERS) (PostgreSQL), and the
+time of one execution after a warm-up.
 
-    .venv/bin/python bench/explain.py --url sqlite+aiosqlite:///var/bench/mtb.sqlite3
+    .venv/bin/python bench/explain.py --url sqlite+aiosqlite:///var/bench/mtb-1000000.sqlite3 --size 1000000
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, select, text
+import psycopg
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate as gen  # noqa: E402
-from load import sync_url  # noqa: E402
 
-from mtb.applications.models import Application  # noqa: E402
+from mtb.direct import applications as direct_apps  # noqa: E402
+from mtb.direct.eligibility import FACTS  # noqa: E402
+from mtb.direct.reader import PostgresReader, SqliteReader  # noqa: E402
+from mtb.direct.staff import STAFF  # noqa: E402
 from mtb.identity import idnumber  # noqa: E402
-from mtb.identity.models import InsuredPerson  # noqa: E402
-from mtb.qualifications.models import Qualification  # noqa: E402
+from mtb.qualifications.keys import hash_key  # noqa: E402
+from mtb.review.queue import QueueFilter, queue_params, queue_sql  # noqa: E402
 
 
-def statements(size: int) -> dict[str, object]:
-    i = next(j for j in range(size) if gen.status_of(j) == "approved" and gen.region_of(j) == gen.BEIJING)
-    number = gen.id_number(i)
+def statements(size: int, reader: Any, key_hash: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    i = next(j for j in range(size // 2, size) if gen.status_of(j) == "approved" and gen.region_of(j) == gen.BEIJING)
+    app, person = reader.uuid_param(gen.application_uuid(i)), reader.uuid_param(gen.person_uuid(i))
+    lookup = idnumber.lookup_hash(gen.id_number(i))
+    queue = queue_sql(statuses=["submitted", "in_review"], filters=QueueFilter(), with_cursor=False)
     return {
-        "(c) application by id": select(Application).where(Application.id == gen.application_uuid(i)),
-        "(c)/(d) person by id_number_hash": select(InsuredPerson).where(
-            InsuredPerson.id_number_hash == idnumber.lookup_hash(number)),
-        "(d) qualifications of person, disease, region": select(Qualification).where(
-            Qualification.person_id == gen.person_uuid(i), Qualification.disease_code == "BJ-TUMOR-CHEMO",
-            Qualification.region_code == gen.BEIJING),
-        "(e) queue page": select(Application, InsuredPerson.name, InsuredPerson.id_number_masked)
-        .join(InsuredPerson, InsuredPerson.id == Application.beneficiary_id)
-        .where(Application.region_code == gen.BEIJING, Application.status.in_(["submitted", "in_review"]))
-        .order_by(Application.due_date, Application.submitted_at, Application.id).limit(21),
+        "(c) status read": (direct_apps.STATUS, ("jti", person, app, person, person, True)),
+        "(c') full read: application": (direct_apps.APPLICATION, (app, person, person)),
+        "(c') full read: materials": (direct_apps.MATERIALS, (app,)),
+        "(c') full read: timeline": (direct_apps.EVENTS, (app,)),
+        "(d) eligibility": (FACTS, (reader.date_param(date(2026, 11, 25)), lookup, "BJ-TUMOR-CHEMO",
+                                    key_hash)),
+        "(e) reviewer": (STAFF, ("jti", reader.uuid_param(gen.person_uuid(0)))),
+        "(e) queue page": (queue, tuple(queue_params(reader, region_code=gen.BEIJING, filters=QueueFilter(),
+                                                     cursor=None, today=date(2026, 11, 25), limit=20))),
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--url", default="sqlite+aiosqlite:///var/bench/mtb.sqlite3")
-    p.add_argument("--size", type=int, default=100_000)
+    p.add_argument("--url", required=True)
+    p.add_argument("--size", type=int, required=True)
     a = p.parse_args()
-    engine = create_engine(sync_url(a.url))
-    sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as conn:
-        for label, stmt in statements(a.size).items():
-            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})  # type: ignore[attr-defined]
-            prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
-            print(f"### {label}\n```\n{compiled}\n--\n" + "\n".join(
-                " | ".join(str(c) for c in row) for row in conn.execute(text(prefix + str(compiled))))
-                + "\n```")
-            import time
-            t = time.perf_counter()
-            conn.execute(text(str(compiled))).all()
-            print(f"(executed in {(time.perf_counter() - t) * 1000:.2f} ms)\n")
+    url = make_url(a.url)
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite:
+        conn: Any = sqlite3.connect(url.database or "")
+        reader: Any = SqliteReader(url.database or "")
+    else:
+        conn = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
+                               autocommit=True)
+        reader = PostgresReader("", size=1, prepare=True)
+    print(f"# Query plans, {'SQLite' if sqlite else 'PostgreSQL'}, {a.size:,} applications\n")
+    keys = conn.execute("SELECT key_hash FROM hospital_keys WHERE revoked_at IS NULL").fetchall()
+    key_hash = keys[0][0] if keys else hash_key("no key yet: bench/run.py makes one")
+    for label, (sql, params) in statements(a.size, reader, key_hash).items():
+        text = sql if sqlite else sql.replace("?", "%s")
+        prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
+        plan = [" | ".join(str(c) for c in row) for row in conn.execute(prefix + text, params).fetchall()]
+        conn.execute(text, params).fetchall()
+        t = time.perf_counter()
+        rows = conn.execute(text, params).fetchall()
+        ms = (time.perf_counter() - t) * 1000
+        print(f"## {label}\n```\n{sql}\n--\n" + "\n".join(plan) + f"\n```\n{len(rows)} rows in {ms:.2f} ms\n")
 
 
 if __name__ == "__main__":

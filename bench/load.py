@@ -254,6 +254,9 @@ def main() -> None:
     print(f"crypto per person: {crypto}", file=sys.stderr)
     result = load(args.url, args.size, batch=args.batch, jobs=args.jobs, storage_root=storage_root)
     result["crypto"] = crypto
+    import resource
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    result["cpu_s"] = round(sum(u.ru_utime + u.ru_stime for u in usage), 1)  # the loader and its crypto workers
     print(f"loaded {result['applications']} applications, {result['total_rows']} rows "
           f"in {result['load_s']:.1f} s ({result['rows_per_s']:.0f} rows/s, "
           f"{result['applications_per_s']:.0f} applications/s); schema+catalogs {result['schema_and_catalogs_s']} s")
