@@ -37,7 +37,8 @@ from load import fake_pdf, sync_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TARGETS = {"c": "≥50% of (b), p99<15ms", "d": "≥50% of (b), p99<15ms", "e": "p99<50ms", "f": "≥100/s",
+TARGETS = {"c": "≥50% of (b), p99<15ms", "d": "≥50% of (b), p99<15ms", "e": "p99<50ms", "h": "p99<50ms",
+           "f": "≥100/s",
            "rss": "<250 MB"}
 
 
@@ -376,6 +377,9 @@ def main() -> None:
             h = {"Authorization": f"Bearer {r.json()['access_token']}"}
             rows["e"] = load_test(srv.base, [("/api/v1/review/queue?limit=20", h)], connections=args.connections,
                                   seconds=args.seconds, pid=srv.proc.pid)
+            # A region's reviewers at work: a handful of pages at a time, not 32 at once.
+            rows["h"] = load_test(srv.base, [("/api/v1/review/queue?limit=20", h)], connections=4,
+                                  seconds=args.seconds, pid=srv.proc.pid)
             rss.append(rss_mb(srv.proc.pid))
         if "f" in args.only:
             tokens = asyncio.run(logins(srv.base, prep["fresh"]))
@@ -387,6 +391,7 @@ def main() -> None:
     results["rows"] = rows
     names = {"a": "(a) bare ASGI floor", "b": "(b) MTB GET /health", "c": "(c) applicant GET application status",
              "g": "(c') applicant GET application (full: materials, timeline, decisions)",
+             "h": "(e') reviewer queue page, 4 connections",
              "d": "(d) eligibility check", "e": "(e) reviewer queue page", "f": "(f) submission, 2×200KB"}
     base_rps = rows.get("b", {}).get("rps")
     base_cpu = rows.get("b", {}).get("server_cpu_us_per_request")
@@ -400,7 +405,7 @@ def main() -> None:
         met = ""
         if k in "cd":
             met = "yes" if ratio is not None and ratio >= 0.5 and (r["p99_ms"] or 1e9) < 15 else "no"
-        elif k == "e":
+        elif k in "eh":
             met = "yes" if (r["p99_ms"] or 1e9) < 50 else "no"
         elif k == "f":
             met = "yes" if r["rps"] >= 100 else "no"
