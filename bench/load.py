@@ -39,7 +39,7 @@ import generate as gen  # noqa: E402
 from mtb.catalog.loader import read_catalog_files  # noqa: E402
 from mtb.catalog.models import CatalogVersion  # noqa: E402
 from mtb.catalog.service import load_catalogs  # noqa: E402
-from mtb.db import Base, create_engine, is_sqlite  # noqa: E402
+from mtb.db import create_engine, is_sqlite  # noqa: E402
 from mtb.materials.storage import LocalStorage, Received  # noqa: E402
 from mtb.migrate import upgrade  # noqa: E402
 from mtb.models import Application  # noqa: E402, F401  (registers every table on Base.metadata)
@@ -174,7 +174,6 @@ def load(url: str, size: int, *, batch: int, jobs: int, storage_root: Path) -> d
     data_key = get_settings().data_key
     sqlite = is_sqlite(url)
     engine = create_sync_engine(sync_url(url))
-    tables = {name: Base.metadata.tables[name] for name in TABLES}
     counts = dict.fromkeys(TABLES, 0)
     t_people = t_gen = t_write = 0.0
     t_load = time.perf_counter()

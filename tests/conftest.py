@@ -23,9 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 from mtb import timeutil
+from mtb.app import create_app
 from mtb.identity import idnumber
 from mtb.logs import mask_ids
-from mtb.app import create_app
 from mtb.migrate import upgrade
 from mtb.models import Base
 from mtb.settings import Settings, get_settings

@@ -11,7 +11,15 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from mtb.identity.models import StaffRole
-from tests.applications.helpers import BEIJING_MATERIALS, BEIJING_SELF, HUBEI, create, submit, upload, upload_all
+from tests.applications.helpers import (
+    BEIJING_MATERIALS,
+    BEIJING_SELF,
+    HUBEI,
+    create,
+    submit,
+    upload,
+    upload_all,
+)
 from tests.apps import app_with
 from tests.conftest import Clock
 from tests.factories import SHENNONGJIA, Seed

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 
 from mtb.applications import service as app_service
 from mtb.catalog.loader import parse_catalog
+from mtb.direct.reader import SqliteReader
 from mtb.identity.models import StaffRole
 from mtb.review import queue as queue_module
 from mtb.review import service as review_service
-from mtb.direct.reader import SqliteReader
 from mtb.review.models import ReviewDecision
 from mtb.review.queue import QueueFilter, QueueRow, encode_cursor, queue_params, queue_sql
 from mtb.timeutil import utcnow

@@ -31,8 +31,8 @@ from mtb.applications.service import (
 from mtb.applications.views import application_out, application_summary
 from mtb.db import DBSession
 from mtb.direct.applications import read_own_application, read_own_status
-from mtb.errors import Conflict, Forbidden
 from mtb.direct.params import hot_route_openapi, path_uuid
+from mtb.errors import Conflict, Forbidden
 from mtb.identity.auth import principal_of
 from mtb.identity.models import InsuredPerson
 from mtb.identity.throttle import IdentityGuard

@@ -13,8 +13,8 @@ from mtb.applications.actors import Actor
 from mtb.db import DBSession
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.auth import CurrentPrincipal
-from mtb.identity.tokens import Principal
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+from mtb.identity.tokens import Principal
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,45 +50,10 @@ def _names(doc: CatalogDocument, app: ApplicationFacts) -> tuple[CodeName, CodeN
             laterality)
 
 
-class MaterialFacts(Protocol):
-    """What an answer shows of a material: an ORM row, or a row the direct reader fetched."""
-
-    id: uuid.UUID
-    application_id: uuid.UUID
-    kind: str
-    sha256: str
-    size: int
-    content_type: str
-    file_name: str
-    pages: int | None
-    width: int | None
-    height: int | None
-    warnings: list[dict[str, str]]
-    fields: dict[str, Any]
-    verdict: str | None
-    verdict_comment: str | None
-    created_at: datetime
-
-
-class EventFacts(Protocol):
-    from_status: str | None
-    to_status: str
-    actor_kind: str
-    reason: str | None
-    round: int
-    created_at: datetime
-
-
-class DecisionFacts(Protocol):
-    round: int
-    outcome: str
-    reasons: list[dict[str, str]]
-    material_verdicts: list[dict[str, str]]
-    note: str | None
-    decided_at: datetime
-
-
-class ApplicationFacts(Protocol):
+# The facts an answer is built from: ORM rows on the session path, or these rows on the direct reader's
+# path (mtb/direct/applications.py), which has the same fields.
+@dataclass(slots=True)
+class AppRow:
     id: uuid.UUID
     kind: str
     qualification_id: uuid.UUID | None
@@ -107,6 +73,51 @@ class ApplicationFacts(Protocol):
     submitter_staff_id: uuid.UUID | None
     submitter_person_id: uuid.UUID | None
     beneficiary_id: uuid.UUID
+
+
+@dataclass(slots=True)
+class MaterialRow:
+    id: uuid.UUID
+    application_id: uuid.UUID
+    kind: str
+    sha256: str
+    size: int
+    content_type: str
+    file_name: str
+    pages: int | None
+    width: int | None
+    height: int | None
+    warnings: list[dict[str, str]]
+    fields: dict[str, Any]
+    verdict: str | None
+    verdict_comment: str | None
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class EventRow:
+    from_status: str | None
+    to_status: str
+    actor_kind: str
+    reason: str | None
+    round: int
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class DecisionRow:
+    round: int
+    outcome: str
+    reasons: list[dict[str, str]]
+    material_verdicts: list[dict[str, str]]
+    note: str | None
+    decided_at: datetime
+
+
+ApplicationFacts = Application | AppRow
+MaterialFacts = Material | MaterialRow
+EventFacts = ApplicationEvent | EventRow
+DecisionFacts = ReviewDecision | DecisionRow
 
 
 def material_out(doc: CatalogDocument, m: MaterialFacts) -> MaterialOut:

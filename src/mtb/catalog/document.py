@@ -8,7 +8,6 @@ for policy.
 
 from __future__ import annotations
 
-
 from datetime import date
 from typing import Annotated, Any, Literal
 

@@ -8,9 +8,6 @@ The answer is built by the same function as on the session path (`views.build_ap
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
 
 from mtb.applications.schemas import (
     OUTCOME_LABELS,
@@ -22,7 +19,14 @@ from mtb.applications.schemas import (
     PersonRef,
 )
 from mtb.applications.states import LABELS, Status
-from mtb.applications.views import build_application_out, submitted_by_label
+from mtb.applications.views import (
+    AppRow,
+    DecisionRow,
+    EventRow,
+    MaterialRow,
+    build_application_out,
+    submitted_by_label,
+)
 from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import document_from_cache, remember_document
 from mtb.direct.reader import (
@@ -58,68 +62,6 @@ EVENTS = ("SELECT from_status, to_status, actor_kind, reason, round, created_at 
 DECISIONS = ("SELECT round, outcome, reasons, material_verdicts, note, decided_at FROM review_decisions "
              "WHERE application_id = ? AND final = ? ORDER BY decided_at")
 CATALOG_DOCUMENT = "SELECT document FROM catalog_versions WHERE id = ?"
-
-
-@dataclass(slots=True)
-class AppRow:
-    id: uuid.UUID
-    kind: str
-    qualification_id: uuid.UUID | None
-    region_code: str
-    disease_code: str
-    hospital_code: str
-    channel: str
-    laterality: str | None
-    relation: str
-    status: str
-    round: int
-    due_date: date | None
-    submitted_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    pending_approval_by_id: uuid.UUID | None
-    submitter_staff_id: uuid.UUID | None
-    submitter_person_id: uuid.UUID | None
-    beneficiary_id: uuid.UUID
-
-
-@dataclass(slots=True)
-class MaterialRow:
-    id: uuid.UUID
-    application_id: uuid.UUID
-    kind: str
-    sha256: str
-    size: int
-    content_type: str
-    file_name: str
-    pages: int | None
-    width: int | None
-    height: int | None
-    warnings: list[dict[str, str]]
-    fields: dict[str, Any]
-    verdict: str | None
-    verdict_comment: str | None
-    created_at: datetime
-
-
-@dataclass(slots=True)
-class EventRow:
-    from_status: str | None
-    to_status: str
-    actor_kind: str
-    reason: str | None
-    round: int
-    created_at: datetime
-
-
-@dataclass(slots=True)
-class DecisionRow:
-    round: int
-    outcome: str
-    reasons: list[dict[str, str]]
-    material_verdicts: list[dict[str, str]]
-    note: str | None
-    decided_at: datetime
 
 
 async def read_own_application(reader: DirectReader, principal: Principal,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -16,9 +16,9 @@ from mtb.applications.service import get_readable
 from mtb.applications.states import Status
 from mtb.applications.views import application_out
 from mtb.db import DBSession
-from mtb.errors import NotFound
 from mtb.direct.params import hot_route_openapi, query_model
 from mtb.direct.staff import staff_of
+from mtb.errors import NotFound
 from mtb.identity.auth import principal_of, require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.review.models import QualitySample

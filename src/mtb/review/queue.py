@@ -11,7 +11,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-
 from typing import Any
 
 from mtb.applications.states import LABELS, Status

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Protocol
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
