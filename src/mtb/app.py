@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -149,6 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         drain_on_signals(app, settings.shutdown_drain_seconds)
+        # What start-up made lives as long as the process: keep it out of the collector's full passes,
+        # which otherwise walk it again and again and show as latency spikes (docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         task = None
         if settings.scheduler_enabled:
             task = asyncio.create_task(scheduler(app.state.sessionmaker, settings))
