@@ -106,6 +106,12 @@ def _keys(data_key: str) -> tuple[bytes, bytes]:
     return derive(b"lookup-hash"), derive(b"encryption")
 
 
+def derived_keys(data_key: str) -> tuple[bytes, bytes]:
+    """(lookup-hash key, encryption key) derived from `data_key`: for bulk tools (bench/generate.py) that
+    make many hashes and ciphertexts exactly as `lookup_hash` and `encrypt` do."""
+    return _keys(data_key)
+
+
 def lookup_hash(number: str, *, data_key: str | None = None) -> str:
     hash_key, _ = _keys(data_key or get_settings().data_key)
     return hmac.new(hash_key, number.encode(), hashlib.sha256).hexdigest()
