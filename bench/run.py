@@ -33,6 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate as gen  # noqa: E402
+import rawhttp  # noqa: E402
 from load import fake_pdf, sync_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,50 +251,64 @@ async def logins(base: str, people: list[int]) -> dict[int, str]:
 
 async def submissions(base: str, tokens: dict[int, str], catalogs: dict[str, gen.RegionCatalog],
                       connections: int) -> dict[str, Any]:
-    """create → 2 uploads of 200 KB → submit, once per (distinct) person, `connections` at a time."""
+    """create → 2 uploads of 200 KB → submit, once per (distinct) person, `connections` at a time, with
+    the raw keep-alive client of rawhttp.py (the multipart bodies encoded once)."""
+    import resource
+
     cat = catalogs[gen.BEIJING]
-    files = [fake_pdf(200 * 1024, f"sub-{n}-{random.random()}".encode()) for n in range(2)]
+    uploads = []
+    for n, kind in enumerate(cat.material_kinds[:2]):
+        fields = {"kind": kind, **({"physician_title": "chief"} if kind == "diagnosis_certificate" else {})}
+        uploads.append(rawhttp.multipart(fields, "file", f"{kind}.pdf", "application/pdf",
+                                         fake_pdf(200 * 1024, f"sub-{n}-{random.random()}".encode())))
     queue = list(tokens.items())
     lat: list[float] = []
     step_lat: dict[str, list[float]] = {"create": [], "upload": [], "submit": []}
     bad: list[str] = []
 
-    async def flow(c: httpx.AsyncClient, i: int, token: str) -> None:
+    async def flow(c: rawhttp.Connection, i: int, token: str) -> None:
         h = {"Authorization": f"Bearer {token}"}
         t0 = time.perf_counter()
-        r = await c.post("/api/v1/applications", headers=h, json={
+        status, body = await c.json("POST", "/api/v1/applications", h, {
             "region_code": gen.BEIJING, "disease_code": cat.diseases[i % len(cat.diseases)],
             "hospital_code": cat.hospitals[i % len(cat.hospitals)], "channel": cat.channels[0]})
         step_lat["create"].append(time.perf_counter() - t0)
-        if r.status_code != 201:
-            bad.append(f"create {r.status_code} {r.text[:200]}")
+        if status != 201:
+            bad.append(f"create {status} {str(body)[:200]}")
             return
-        app_id = r.json()["id"]
-        for kind, data in zip(cat.material_kinds, files, strict=False):
+        app_id = body["id"]
+        for content_type, data in uploads:
             t = time.perf_counter()
-            r = await c.post(f"/api/v1/applications/{app_id}/materials", headers=h,
-                             data={"kind": kind, **({"physician_title": "chief"} if kind == "diagnosis_certificate" else {})},
-                             files={"file": (f"{kind}.pdf", data, "application/pdf")})
+            status, raw = await c.request("POST", f"/api/v1/applications/{app_id}/materials",
+                                          {**h, "Content-Type": content_type}, data)
             step_lat["upload"].append(time.perf_counter() - t)
-            if r.status_code != 201:
-                bad.append(f"upload {r.status_code} {r.text[:200]}")
+            if status != 201:
+                bad.append(f"upload {status} {raw[:200]!r}")
                 return
         t = time.perf_counter()
-        r = await c.post(f"/api/v1/applications/{app_id}/submit", headers=h)
+        status, raw = await c.request("POST", f"/api/v1/applications/{app_id}/submit", h)
         step_lat["submit"].append(time.perf_counter() - t)
-        if r.status_code != 200:
-            bad.append(f"submit {r.status_code} {r.text[:200]}")
+        if status != 200:
+            bad.append(f"submit {status} {raw[:200]!r}")
             return
         lat.append(time.perf_counter() - t0)
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+        c = await rawhttp.Connection.open(base)
+        try:
             while queue:
                 i, token = queue.pop()
                 await flow(c, i, token)
+        finally:
+            await c.close()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
-    out = _summary(lat, time.perf_counter() - t0, len(bad), "httpx")
+    out = _summary(lat, time.perf_counter() - t0, len(bad), "raw asyncio client")
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    if lat:  # what the load generator itself cost per flow, on the same cores as the server
+        out["client_cpu_us_per_flow"] = ((cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime)
+                                         / len(lat) * 1e6)
     out["errors_sample"] = bad[:3]
     for k, v in step_lat.items():
         v.sort()
@@ -383,7 +398,11 @@ def main() -> None:
             rss.append(rss_mb(srv.proc.pid))
         if "f" in args.only:
             tokens = asyncio.run(logins(srv.base, prep["fresh"]))
+            cpu0 = server_cpu_seconds(srv.proc.pid)
             rows["f"] = asyncio.run(submissions(srv.base, tokens, catalogs, args.submit_connections))
+            if rows["f"]["requests"]:  # per flow (4 requests and 400 KB of uploads)
+                rows["f"]["server_cpu_us_per_request"] = ((server_cpu_seconds(srv.proc.pid) - cpu0)
+                                                          / rows["f"]["requests"] * 1e6)
             rss.append(rss_mb(srv.proc.pid))
     finally:
         srv.stop()

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mtb.applications.api import read as read_application
+from mtb.applications.api import read_status
 from mtb.applications.api import router as applications_router
 from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
@@ -25,6 +27,7 @@ from mtb.db import create_engine, create_sessionmaker, is_sqlite
 from mtb.direct.reader import make_reader
 from mtb.edge import Edge
 from mtb.errors import MTBError
+from mtb.hotpaths import HotPaths
 from mtb.identity.api import router as auth_router
 from mtb.identity.service import RegistryVerifier
 from mtb.interop.api import admin_router as exports_router
@@ -39,10 +42,13 @@ from mtb.observability import drain_on_signals, observe_request
 from mtb.observability import router as observability_router
 from mtb.qualifications.api import admin_router as qualifications_admin_router
 from mtb.qualifications.api import router as qualifications_router
+from mtb.qualifications.eligibility import eligibility
 from mtb.qualifications.eligibility import router as eligibility_router
+from mtb.review.api import queue
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
+from mtb.sqlite_gate import WriteGate
 from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render
 from mtb.web.routes import PAGE_ROUTERS
 
@@ -141,8 +147,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError("; ".join(problems))
     if settings.is_insecure():
         log.warning("using the development secret keys; set MTB_SECRET_KEY and MTB_DATA_KEY")
-    engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
+    gate = WriteGate()  # SQLite: the request's writes and the counters' queue in one line
+    engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements,
+                           gate=gate)
     counters_engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements,
+                                    gate=gate,
                                     **({} if is_sqlite(settings.database_url) else {"pool_size": 3, "max_overflow": 5}))
     direct = make_reader(settings.database_url, pool_size=settings.direct_pool_size,
                          prepare=settings.database_prepared_statements)
@@ -182,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reasons = load_reasons(settings.reason_codes_path)
     install_error_handlers(app)
 
+    if settings.hot_paths:  # innermost: inside the body limit and the edge, like the routes themselves
+        app.add_middleware(HotPaths, fastapi=app, endpoints=(read_status, read_application, eligibility, queue))
     app.add_middleware(BodyLimit, settings=settings)
 
     # Outermost: every answer, the body limit's 413 included, gets the headers and a log line.

@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from mtb.sqlite_gate import WriteGate
+from mtb.sqlite_gate import install as install_gate
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -55,8 +58,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, prepared_statements: bool = True, **kwargs: Any) -> AsyncEngine:
-    """`prepared_statements=False` (MTB_DATABASE_PREPARED_STATEMENTS=false) when `url` is a PgBouncer in
+def create_engine(url: str, *, prepared_statements: bool = True, gate: WriteGate | None = None,
+                  **kwargs: Any) -> AsyncEngine:
+    """On SQLite, writes queue at `gate` (a new one unless engines of this process that write from one
+    request share theirs; see sqlite_gate.py).
+
+    `prepared_statements=False` (MTB_DATABASE_PREPARED_STATEMENTS=false) when `url` is a PgBouncer in
     transaction pooling before 1.21: a client's transactions run on different server connections, where a
     statement psycopg prepared (from its 5th execution on) is missing or exists already."""
     if is_sqlite(url):
@@ -74,6 +81,7 @@ def create_engine(url: str, *, prepared_statements: bool = True, **kwargs: Any) 
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        install_gate(engine, gate or WriteGate())
         return engine
     if not prepared_statements:
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}

@@ -74,7 +74,7 @@ async def read(request: Request) -> Any:
         await record(session, app, "application_viewed", actor=acting.actor)
         out = await application_out(session, app, with_prereview=True)
         await session.commit()
-    return out
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 @router.post("", status_code=201, response_model=ApplicationOut)

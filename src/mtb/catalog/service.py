@@ -116,12 +116,17 @@ async def active_catalog(session: AsyncSession, region_code: str, *, on: date | 
 
 
 async def catalog_by_version_id(session: AsyncSession, version_id: int) -> ActiveCatalog:
-    """The version an application was made under, whatever is in force today."""
+    """The version an application was made under, whatever is in force today. Remembered for the rest of
+    the session (a request asks several times; a loaded version never changes)."""
+    known: dict[int, ActiveCatalog] = session.info.setdefault("catalog_by_version_id", {})
+    if (found := known.get(version_id)) is not None:
+        return found
     row = (await session.execute(
         select(CatalogVersion.id, CatalogVersion.version, CatalogVersion.effective_from,
                CatalogVersion.sha256)
         .where(CatalogVersion.id == version_id))).one()
-    return await _active(session, row)
+    found = known[version_id] = await _active(session, row)
+    return found
 
 
 def document_from_cache(version_id: int, sha256: str) -> CatalogDocument | None:

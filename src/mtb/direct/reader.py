@@ -176,6 +176,8 @@ def make_reader(database_url: str, *, pool_size: int = 4, prepare: bool = True) 
     if backend == "sqlite":
         return SqliteReader(url.database or ":memory:")
     if backend == "postgresql":
-        dsn = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+        # Keep `?host=/var/run/postgresql` (a Unix socket: no TCP round trip on the same host) and the
+        # connection options libpq and asyncpg share (sslmode, application_name, ...).
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         return PostgresReader(dsn, size=pool_size, prepare=prepare)
     raise ValueError(f"no direct reader for {backend}")

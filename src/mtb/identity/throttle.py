@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
+from sqlalchemy import case
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -57,24 +60,22 @@ async def record_failure(sessionmaker: async_sessionmaker[AsyncSession], key: st
 
 async def count_within(sessionmaker: async_sessionmaker[AsyncSession], key: str, *, limit: int,
                        window_seconds: int, code: str, detail: str) -> None:
-    """Allow `limit` events per window for `key` (e.g. uploads per minute per person), then 429."""
+    """Allow `limit` events per window for `key` (e.g. uploads per minute per person), then 429.
+
+    One statement: insert the counter or, if it exists, count one more (or start a new window), and read
+    back the count. Concurrent requests of every worker count on the same row without a retry."""
     now = utcnow()
-    for _attempt in range(3):
-        try:
-            async with sessionmaker() as session, session.begin():
-                row = await session.get(LoginThrottle, key, with_for_update=True)
-                if row is None:
-                    row = LoginThrottle(key=key, failures=0, window_started_at=now)
-                    session.add(row)
-                if row.window_started_at + timedelta(seconds=window_seconds) <= now:
-                    row.failures, row.window_started_at = 0, now
-                row.failures += 1
-                count, started = row.failures, row.window_started_at
-            break
-        except IntegrityError:
-            continue
-    else:
-        return
+    table = LoginThrottle.__table__
+    expired = LoginThrottle.window_started_at <= now - timedelta(seconds=window_seconds)
+    async with sessionmaker() as session, session.begin():
+        dialect = session.get_bind().dialect.name
+        upsert = (sqlite_insert if dialect == "sqlite" else pg_insert)(table).values(
+            key=key, failures=1, window_started_at=now)
+        count, started = (await session.execute(upsert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"failures": case((expired, 1), else_=LoginThrottle.failures + 1),
+                  "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at)},
+        ).returning(LoginThrottle.failures, LoginThrottle.window_started_at))).one()
     if count > limit:
         wait = max(1, math.ceil((started + timedelta(seconds=window_seconds) - now).total_seconds()))
         raise TooManyRequests(code, detail, extra={"retry_after": wait}, headers={"Retry-After": str(wait)})

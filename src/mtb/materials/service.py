@@ -71,21 +71,22 @@ async def _checked_fields(session: AsyncSession, app: Application, kind: str,
 async def add_material(session: AsyncSession, *, app: Application, actor: Actor, kind: str,
                        upload: UploadFile, fields: dict[str, str | None], storage: Storage,
                        settings: Settings) -> Material:
+    """Checks that only read come first, then the file (spool, inspect, store), and only then the writes:
+    the application row is held (and on SQLite the database's one writer) for the inserts alone, not
+    while a file is copied and parsed."""
     ensure_editable(app)
-    await _hold_editable(session, app)
     checked = await _checked_fields(session, app, kind, fields)
-    count = (await session.execute(
-        select(func.count()).select_from(Material).where(Material.application_id == app.id))).scalar_one()
-    if count >= settings.max_files_per_application:
-        raise Unprocessable("too_many_files",
-                            f"每个申请最多上传 {settings.max_files_per_application} 个文件，请删除多余的文件")
     received = await storage.receive(upload, limit=settings.max_upload_bytes)
     try:
         inspection = await anyio.to_thread.run_sync(inspect_file, received.path, settings)
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
+    # Stored before the row is written: a refusal from here on leaves a file no row refers to, which the
+    # jobs remove after the grace period (storage.py), never a row without its file.
     await anyio.to_thread.run_sync(storage.put, received)
+    await _hold_editable(session, app)
+    await _check_file_count(session, app, settings)  # under the hold: uploads racing each other wait here
     material = Material(
         application_id=app.id, kind=kind, sha256=received.sha256, size=received.size,
         content_type=inspection.content_type, file_name=safe_file_name(upload.filename, inspection.extension),
@@ -96,6 +97,14 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
     await session.flush()
     await enqueue_prereview(session, material, app)  # read later by the pre-review job, never here
     return material
+
+
+async def _check_file_count(session: AsyncSession, app: Application, settings: Settings) -> None:
+    count = (await session.execute(
+        select(func.count()).select_from(Material).where(Material.application_id == app.id))).scalar_one()
+    if count >= settings.max_files_per_application:
+        raise Unprocessable("too_many_files",
+                            f"每个申请最多上传 {settings.max_files_per_application} 个文件，请删除多余的文件")
 
 
 async def get_material(session: AsyncSession, app: Application, material_id: uuid.UUID) -> Material:
