@@ -33,6 +33,7 @@ BENCH_SECONDS ?= 10
 BENCH_WORKERS ?= 1
 BENCH_PG_DB ?= mtb_bench
 BENCH_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/$(BENCH_PG_DB)
+BENCH_PG_SOCKET_URL ?= postgresql+psycopg://postgres@/$(BENCH_PG_DB)?host=/var/run/postgresql
 BENCH_DB := var/bench/mtb-$(BENCH_SIZE).sqlite3
 bench: $(STAMP)
 	$(BIN)/python -c "import psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet psutil
@@ -55,6 +56,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) --workers 2 --only bcd \
 		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-postgresql-$(BENCH_SIZE)-2workers.json \
 		| tee var/bench/results-postgresql-$(BENCH_SIZE)-2workers.md
+	# The same hot reads through FastAPI's routing (MTB_HOT_PATHS=false), for comparison; and over PostgreSQL's
+	# Unix socket instead of TCP where there is one.
+	MTB_HOT_PATHS=false $(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) --only bcd \
+		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-sqlite-$(BENCH_SIZE)-no-hot-paths.json \
+		| tee var/bench/results-sqlite-$(BENCH_SIZE)-no-hot-paths.md
+	if [ -S /var/run/postgresql/.s.PGSQL.5432 ]; then $(BIN)/python bench/run.py --url "$(BENCH_PG_SOCKET_URL)" \
+		--size $(BENCH_SIZE) --only bcd --storage var/bench/files --seconds $(BENCH_SECONDS) \
+		--json var/bench/run-postgresql-$(BENCH_SIZE)-socket.json | tee var/bench/results-postgresql-$(BENCH_SIZE)-socket.md; \
+		else echo "no PostgreSQL socket in /var/run/postgresql: the socket run is skipped"; fi
 
 # Accuracy of the automated pre-review (issue 9, not part of `make test`): render OCR_BENCH_SIZE synthetic
 # certificates, ID cards and filing forms with known truth, read them as the job does, report per field.

@@ -31,6 +31,11 @@ NAMING_CONVENTION = {
 }
 
 
+# The deepest offset a paged list accepts (a 422 beyond): far past any real list, and far inside the 64-bit
+# integers a database takes (a larger one was a 500 on SQLite).
+MAX_OFFSET = 1_000_000
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

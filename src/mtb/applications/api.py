@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from mtb.applications.auth import Reader, Writer, acting_of
@@ -29,7 +29,7 @@ from mtb.applications.service import (
     withdraw,
 )
 from mtb.applications.views import application_out, application_summary
-from mtb.db import DBSession
+from mtb.db import MAX_OFFSET, DBSession
 from mtb.direct.applications import read_own_application, read_own_status
 from mtb.direct.params import hot_route_openapi, path_uuid
 from mtb.errors import Conflict, Forbidden
@@ -85,8 +85,9 @@ async def create(payload: ApplicationCreate, acting: Writer, session: DBSession,
 
 
 @router.get("", response_model=list[ApplicationSummary])
-async def list_mine(acting: Reader, session: DBSession, limit: int = 50, offset: int = 0) -> list[ApplicationSummary]:
-    apps = await list_readable(session, acting.actor, limit=max(1, min(limit, 100)), offset=max(0, offset))
+async def list_mine(acting: Reader, session: DBSession, limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[ApplicationSummary]:
+    apps = await list_readable(session, acting.actor, limit=limit, offset=offset)
     return [await application_summary(session, a) for a in apps]
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from mtb.db import DBSession
+from mtb.db import MAX_OFFSET, DBSession
 from mtb.identity.auth import CurrentPerson
 from mtb.notifications.service import list_for, mark_read
 
@@ -27,9 +28,9 @@ class NotificationOut(BaseModel):
 
 @router.get("", response_model=list[NotificationOut])
 async def my_notifications(person: CurrentPerson, session: DBSession, unread: bool = False,
-                           limit: int = 50, offset: int = 0) -> list[NotificationOut]:
-    rows = await list_for(session, person.id, unread_only=unread, limit=max(1, min(limit, 100)),
-                          offset=max(0, offset))
+                           limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                           offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[NotificationOut]:
+    rows = await list_for(session, person.id, unread_only=unread, limit=limit, offset=offset)
     return [NotificationOut(id=n.id, kind=n.kind, title=n.title, body=n.body, application_id=n.application_id,
                             created_at=n.created_at, read=n.read_at is not None) for n in rows]
 
