@@ -174,7 +174,7 @@ def server_cpu_seconds(pid: int) -> float:
 
 
 def load_test(base: str, requests: list[tuple[str, dict[str, str]]], *, connections: int, seconds: int,
-              pid: int | None = None) -> dict[str, Any]:
+              pid: int | None = None, warmup: int = 2) -> dict[str, Any]:
     """Throughput and latency under `connections`, and the server's CPU per request: on a machine shared
     with other work, CPU time per request is the steadier figure (it does not count waiting for a core)."""
     # Check one request first: a benchmark of 401s is worthless.
@@ -182,6 +182,13 @@ def load_test(base: str, requests: list[tuple[str, dict[str, str]]], *, connecti
     r = httpx.get(base + path, headers=headers, timeout=30)
     if r.status_code != 200:
         raise RuntimeError(f"GET {path} -> {r.status_code}: {r.text[:300]}")
+    # Warm up first (connections opened, statements prepared, caches filled), as a server that has been
+    # up for a while would be; only what follows is measured.
+    if warmup > 0:
+        if shutil.which("wrk"):
+            run_wrk(base, requests, connections=connections, seconds=warmup)
+        else:
+            asyncio.run(_httpx_load(base, requests, connections, warmup))
     cpu0 = server_cpu_seconds(pid) if pid else None
     if shutil.which("wrk"):
         result = run_wrk(base, requests, connections=connections, seconds=seconds)
