@@ -134,6 +134,8 @@ async def test_size_and_count_limits(settings: Settings, monkeypatch: pytest.Mon
         assert third.status_code == 422 and third.json()["error"] == "too_many_files"
     await app.state.engine.dispose()
     assert material_rows(sync_engine) == 2
+    # The two accepted photos are the same content (one stored file); the refused third was not stored.
+    assert len(stored_files(get_settings())) == 1
     tmp = get_settings().storage_path / "tmp"
     assert not any(tmp.iterdir())
 

@@ -76,6 +76,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
     while a file is copied and parsed."""
     ensure_editable(app)
     checked = await _checked_fields(session, app, kind, fields)
+    await _check_file_count(session, app, settings)  # before the file: a full application stores nothing
     received = await storage.receive(upload, limit=settings.max_upload_bytes)
     try:
         inspection = await anyio.to_thread.run_sync(inspect_file, received.path, settings)
@@ -86,7 +87,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
     # jobs remove after the grace period (storage.py), never a row without its file.
     await anyio.to_thread.run_sync(storage.put, received)
     await _hold_editable(session, app)
-    await _check_file_count(session, app, settings)  # under the hold: uploads racing each other wait here
+    await _check_file_count(session, app, settings)  # again under the hold: uploads racing each other
     material = Material(
         application_id=app.id, kind=kind, sha256=received.sha256, size=received.size,
         content_type=inspection.content_type, file_name=safe_file_name(upload.filename, inspection.extension),
