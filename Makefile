@@ -53,14 +53,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) --workers $(BENCH_WORKERS) \
 		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-postgresql-$(BENCH_SIZE).json \
 		| tee var/bench/results-postgresql-$(BENCH_SIZE).md
-	$(BIN)/python bench/run.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) --workers 2 --only bcd \
+	$(BIN)/python bench/run.py --url $(BENCH_PG_URL) --size $(BENCH_SIZE) --workers 2 --only bcdf \
 		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-postgresql-$(BENCH_SIZE)-2workers.json \
 		| tee var/bench/results-postgresql-$(BENCH_SIZE)-2workers.md
-	# The same hot reads through FastAPI's routing (MTB_HOT_PATHS=false), for comparison; and over PostgreSQL's
-	# Unix socket instead of TCP where there is one.
+	# The same hot reads through FastAPI's routing (MTB_HOT_PATHS=false), and the submissions with every SQLite
+	# call on aiosqlite's thread (MTB_SQLITE_INLINE=false), for comparison; and over PostgreSQL's Unix socket
+	# instead of TCP where there is one.
 	MTB_HOT_PATHS=false $(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) --only bcd \
 		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-sqlite-$(BENCH_SIZE)-no-hot-paths.json \
 		| tee var/bench/results-sqlite-$(BENCH_SIZE)-no-hot-paths.md
+	MTB_SQLITE_INLINE=false $(BIN)/python bench/run.py --url sqlite+aiosqlite:///$(BENCH_DB) --size $(BENCH_SIZE) --only f \
+		--storage var/bench/files --seconds $(BENCH_SECONDS) --json var/bench/run-sqlite-$(BENCH_SIZE)-no-inline.json \
+		| tee var/bench/results-sqlite-$(BENCH_SIZE)-no-inline.md
 	if [ -S /var/run/postgresql/.s.PGSQL.5432 ]; then $(BIN)/python bench/run.py --url "$(BENCH_PG_SOCKET_URL)" \
 		--size $(BENCH_SIZE) --only bcd --storage var/bench/files --seconds $(BENCH_SECONDS) \
 		--json var/bench/run-postgresql-$(BENCH_SIZE)-socket.json | tee var/bench/results-postgresql-$(BENCH_SIZE)-socket.md; \

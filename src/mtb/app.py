@@ -149,9 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.warning("using the development secret keys; set MTB_SECRET_KEY and MTB_DATA_KEY")
     gate = WriteGate()  # SQLite: the request's writes and the counters' queue in one line
     engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements,
-                           gate=gate)
+                           gate=gate, sqlite_inline=settings.sqlite_inline)
     counters_engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements,
-                                    gate=gate,
+                                    gate=gate, sqlite_inline=settings.sqlite_inline,
                                     **({} if is_sqlite(settings.database_url) else {"pool_size": 3, "max_overflow": 5}))
     direct = make_reader(settings.database_url, pool_size=settings.direct_pool_size,
                          prepare=settings.database_prepared_statements)

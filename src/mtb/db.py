@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from mtb import sqlite_loop
 from mtb.sqlite_gate import WriteGate
 from mtb.sqlite_gate import install as install_gate
 
@@ -64,9 +65,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, prepared_statements: bool = True, gate: WriteGate | None = None,
-                  **kwargs: Any) -> AsyncEngine:
+                  sqlite_inline: bool = True, **kwargs: Any) -> AsyncEngine:
     """On SQLite, writes queue at `gate` (a new one unless engines of this process that write from one
-    request share theirs; see sqlite_gate.py).
+    request share theirs; see sqlite_gate.py), and statements run on the event loop's thread unless they
+    can wait (`sqlite_inline`, MTB_SQLITE_INLINE; see sqlite_loop.py).
 
     `prepared_statements=False` (MTB_DATABASE_PREPARED_STATEMENTS=false) when `url` is a PgBouncer in
     transaction pooling before 1.21: a client's transactions run on different server connections, where a
@@ -76,6 +78,11 @@ def create_engine(url: str, *, prepared_statements: bool = True, gate: WriteGate
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        if sqlite_inline:
+            @event.listens_for(engine.sync_engine, "do_connect")
+            def _loop_connection(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+                cparams["async_creator_fn"] = sqlite_loop.connect  # SQLAlchemy's aiosqlite adapter calls it
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

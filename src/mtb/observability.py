@@ -46,6 +46,7 @@ from mtb.applications.models import Application
 from mtb.applications.states import Status
 from mtb.materials.storage import LocalStorage, Storage
 from mtb.settings import Settings
+from mtb.sqlite_loop import off_loop
 from mtb.timeutil import local_today
 
 if TYPE_CHECKING:
@@ -209,11 +210,12 @@ async def queue_depth(app: FastAPI) -> QueueDepth:
     if now - cached.counted_at < QUEUE_CACHE_SECONDS:
         return cached
     today = local_today()
-    statement = (select(Application.region_code, Application.status, func.count(),
-                        func.coalesce(func.sum(case((Application.due_date < today, 1), else_=0)), 0))
-                 .where(Application.status.in_(QUEUED))
-                 .group_by(Application.region_code, Application.status)
-                 .order_by(Application.region_code, Application.status))
+    statement = off_loop(
+        select(Application.region_code, Application.status, func.count(),
+               func.coalesce(func.sum(case((Application.due_date < today, 1), else_=0)), 0))
+        .where(Application.status.in_(QUEUED))
+        .group_by(Application.region_code, Application.status)
+        .order_by(Application.region_code, Application.status))
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), app.state.sessionmaker() as session:
             rows = [(r, s, int(n), int(o)) for r, s, n, o in (await session.execute(statement)).all()]

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     database_prepared_statements: bool = True
     # The hot GET routes answered without FastAPI's routing (mtb/hotpaths.py); same answers either way.
     hot_paths: bool = True
+    # SQLite: statements run on the event loop's thread, except those that can wait (mtb/sqlite_loop.py).
+    sqlite_inline: bool = True
     storage_path: Path = Path("var/files")
     # Material files in an S3-compatible bucket: `s3://bucket/prefix`. Unset (or `file://path`): the local
     # directory storage_path (or that path). With S3, uploads are spooled under storage_path/tmp first. Unset

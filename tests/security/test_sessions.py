@@ -25,6 +25,24 @@ async def test_api_logout_ends_the_token(client: httpx.AsyncClient, seed: Seed) 
     assert after.status_code == 401 and after.json()["error"] == "token_revoked"
 
 
+async def test_logout_ends_the_token_on_application_routes(client: httpx.AsyncClient, seed: Seed) -> None:
+    """The application routes load the asker and check revocation in one statement
+    (applications/auth.py): a logged-out token reads and writes nothing there either."""
+    await seed.catalogs()
+    person = await seed.person("zhang")
+    headers = await seed.login(person)
+    app_id = (await create(client, headers, **BEIJING_SELF)).json()["id"]
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    for response in (await client.get("/api/v1/applications", headers=headers),
+                     await client.post("/api/v1/applications", headers=headers, json=BEIJING_SELF),
+                     await client.post(f"/api/v1/applications/{app_id}/withdraw", headers=headers),
+                     await upload(client, headers, app_id, "diagnosis_certificate")):
+        assert response.status_code == 401 and response.json()["error"] == "token_revoked"
+    fresh = await seed.login(person)
+    listed = (await client.get("/api/v1/applications", headers=fresh)).json()
+    assert [a["id"] for a in listed] == [app_id] and listed[0]["status"] == "draft"
+
+
 async def test_page_logout_ends_the_session_everywhere(client: httpx.AsyncClient, seed: Seed) -> None:
     await seed.catalogs()
     await as_person(seed, await seed.person("zhang"))

@@ -36,7 +36,6 @@ from mtb.errors import Conflict, Forbidden
 from mtb.identity.auth import principal_of
 from mtb.identity.models import InsuredPerson
 from mtb.identity.throttle import IdentityGuard
-from mtb.identity.tokens import ensure_not_revoked
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
@@ -68,8 +67,7 @@ async def read(request: Request) -> Any:
         out = await read_own_application(request.app.state.direct, principal, application_id)
         return Response(out.model_dump_json(), media_type="application/json")
     async with request.app.state.sessionmaker() as session:
-        await ensure_not_revoked(session, principal)
-        acting = await acting_of(principal, session)
+        acting = await acting_of(principal, session)  # checks revocation too
         app = await get_readable(session, acting.actor, application_id)
         await record(session, app, "application_viewed", actor=acting.actor)
         out = await application_out(session, app, with_prereview=True)

@@ -4,17 +4,20 @@ staff of the region read."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends
+from sqlalchemy import exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
 from mtb.db import DBSession
 from mtb.errors import Forbidden, Unauthorized
-from mtb.identity.auth import CurrentPrincipal
-from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
-from mtb.identity.tokens import Principal
+from mtb.identity.auth import TokenPrincipal
+from mtb.identity.models import InsuredPerson, RevokedToken, StaffRole, StaffUser
+from mtb.identity.tokens import Principal, ensure_not_revoked
+
+M = TypeVar("M", InsuredPerson, StaffUser)
 
 
 @dataclass(frozen=True)
@@ -25,19 +28,31 @@ class Acting:
 
 
 async def acting_of(principal: Principal, session: AsyncSession) -> Acting:
-    """Who is acting, for a principal whose token is known to be valid and not revoked."""
+    """Who is acting, for a principal whose token's signature and expiry are checked: one statement
+    loads the asker and tells whether the token was revoked (logout)."""
     if principal.kind == "person":
-        person = await session.get(InsuredPerson, principal.id)
-        if person is None:
-            raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+        person = await _asker(session, InsuredPerson, principal)
         return Acting(Actor.of_person(person), person=person)
-    staff = await session.get(StaffUser, principal.id)
-    if staff is None or not staff.active:
+    staff = await _asker(session, StaffUser, principal)
+    if not staff.active:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     return Acting(Actor.of_staff(staff), staff=staff)
 
 
-async def _acting(principal: CurrentPrincipal, session: DBSession) -> Acting:
+async def _asker(session: AsyncSession, model: type[M], principal: Principal) -> M:
+    revoked = (exists().where(RevokedToken.jti == principal.jti) if principal.jti is not None
+               else literal(False))
+    row = (await session.execute(select(model, revoked).where(model.id == principal.id))).first()
+    if row is None:  # the asker is gone; a revoked token still says so first
+        await ensure_not_revoked(session, principal)
+        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
+    asker, is_revoked = row
+    if is_revoked:
+        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+    return asker
+
+
+async def _acting(principal: TokenPrincipal, session: DBSession) -> Acting:
     return await acting_of(principal, session)
 
 

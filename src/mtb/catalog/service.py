@@ -112,7 +112,9 @@ async def active_catalog(session: AsyncSession, region_code: str, *, on: date | 
         .order_by(CatalogVersion.effective_from.desc()).limit(1))).first()
     if row is None:
         raise NotFound("region_not_found", f"地区 {region_code} 尚未开通门诊慢特病业务")
-    return await _active(session, row)
+    active = await _active(session, row)
+    session.info.setdefault("catalog_by_version_id", {})[active.version_id] = active  # the same version, later
+    return active
 
 
 async def catalog_by_version_id(session: AsyncSession, version_id: int) -> ActiveCatalog:

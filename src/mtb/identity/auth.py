@@ -19,12 +19,20 @@ from mtb.identity.tokens import Principal, decode_token, ensure_not_revoked
 _bearer = HTTPBearer(auto_error=False, description="登录后获得的访问令牌")
 
 
-async def current_principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], session: DBSession,
+async def token_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The token's principal, checked by signature and expiry only: whoever depends on this checks
+    revocation (`current_principal`, or the statement that loads the asker in applications/auth.py)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
-    principal = decode_token(credentials.credentials)
+    return decode_token(credentials.credentials)
+
+
+TokenPrincipal = Annotated[Principal, Depends(token_principal)]
+
+
+async def current_principal(principal: TokenPrincipal, session: DBSession) -> Principal:
     await ensure_not_revoked(session, principal)
     return principal
 

@@ -33,6 +33,7 @@ from mtb.catalog.service import catalog_by_version_id
 from mtb.catalog.workdays import WorkdayCalendar
 from mtb.review.models import ReviewDecision
 from mtb.settings import get_settings
+from mtb.sqlite_loop import off_loop
 from mtb.timeutil import local_date
 
 OUTCOMES = {"approve": "审核通过", "return": "退回补正", "reject": "不予通过"}
@@ -107,9 +108,9 @@ async def region_stats(session: AsyncSession, *, region_code: str, today: date, 
     due-date check and the working days, in Python.
     """
     start, since = period_start(today, days)
-    created = (await session.execute(
+    created = (await session.execute(off_loop(
         select(Application.created_at, Application.channel, Application.disease_code)
-        .where(Application.region_code == region_code, Application.created_at >= since))).all()
+        .where(Application.region_code == region_code, Application.created_at >= since)))).all()
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     diseases: Counter[str] = Counter()
     for row in created:
@@ -130,7 +131,7 @@ async def region_stats(session: AsyncSession, *, region_code: str, today: date, 
                ApplicationEvent.to_status == Status.submitted.value)
         .group_by(ApplicationEvent.application_id, ApplicationEvent.round)
         .subquery())
-    decisions = (await session.execute(
+    decisions = (await session.execute(off_loop(
         select(ReviewDecision.outcome, ReviewDecision.decided_at, ReviewDecision.round,
                Application.round.label("current_round"),
                Application.due_date, Application.submitted_at, Application.catalog_version_id,
@@ -139,7 +140,7 @@ async def region_stats(session: AsyncSession, *, region_code: str, today: date, 
         .outerjoin(submitted, (submitted.c.application_id == ReviewDecision.application_id)
                    & (submitted.c.round == ReviewDecision.round))
         .where(Application.region_code == region_code, ReviewDecision.final.is_(True),
-               ReviewDecision.decided_at >= since))).all()
+               ReviewDecision.decided_at >= since)))).all()
 
     outcomes: Counter[str] = Counter()
     on_time = late = 0
