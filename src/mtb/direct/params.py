@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -28,8 +29,11 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
 
 
 def query_model(request: Request, model: type[M]) -> M:
+    """The query string as `model`: the last value of a repeated name, as `dict(request.query_params)`
+    gives, without building Starlette's multi-dict."""
+    query = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
     try:
-        return model.model_validate(dict(request.query_params))
+        return model.model_validate(dict(query))
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
 
