@@ -109,16 +109,16 @@ class SqliteReader:
 
 
 class PostgresReader:
-    """An asyncpg pool per event loop (a pool belongs to the loop that opened it: tests drive one app from
-    several loops). asyncpg, not psycopg, because its per-statement cost is a third of psycopg's
-    (docs/benchmarks.md). Statements are prepared and cached per connection; behind a
+    """asyncpg connections per event loop (connections belong to the loop that opened them: tests drive
+    one app from several loops). asyncpg, not psycopg, because its per-statement cost is a third of
+    psycopg's (docs/benchmarks.md). Statements are prepared and cached per connection; behind a
     transaction-pooling pgbouncer older than 1.21 set `prepare=False` (a prepared statement lives on
     one server connection)."""
 
     def __init__(self, dsn: str, *, size: int, prepare: bool) -> None:
         self.dsn, self.size = dsn, size
         self.cache_size = 256 if prepare else 0
-        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Task[tuple[asyncpg.Pool, asyncio.Semaphore]]] = {}
+        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Task[Connections]] = {}
         self._sql: dict[str, str] = {}
 
     def _pg(self, sql: str) -> str:
@@ -129,16 +129,16 @@ class PostgresReader:
             converted = self._sql[sql] = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
         return converted
 
-    async def _pool(self) -> tuple[asyncpg.Pool, asyncio.Semaphore]:
-        """The loop's pool, opened by the first request with all its connections at once: the requests that
-        arrive meanwhile wait for that one opening (not for connections opened one by one under load,
-        which showed as a p99 of 0.5–1 s in a 10 s benchmark)."""
+    async def _pool(self) -> Connections:
+        """The loop's connections, opened by the first request all at once: the requests that arrive
+        meanwhile wait for that one opening (not for connections opened one by one under load, which
+        showed as a p99 of 0.5–1 s in a 10 s benchmark)."""
         loop = asyncio.get_running_loop()
         opening = self._pools.get(loop)
         if opening is None:
             for old in [lp for lp in self._pools if lp.is_closed()]:
                 del self._pools[old]
-            opening = self._pools[loop] = loop.create_task(self._open())
+            opening = self._pools[loop] = loop.create_task(Connections.open(self.dsn, self.size, self.cache_size))
         try:
             return await asyncio.shield(opening)
         except BaseException:
@@ -147,14 +147,10 @@ class PostgresReader:
             raise
 
     async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        pool, turn = await self._pool()
-        async with turn, pool.acquire() as conn:
-            return [tuple(r) for r in await conn.fetch(self._pg(sql), *params)]
+        return (await (await self._pool()).fetch([(self._pg(sql), params)]))[0]
 
     async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
-        pool, turn = await self._pool()
-        async with turn, pool.acquire() as conn:
-            return [[tuple(r) for r in await conn.fetch(self._pg(sql), *params)] for sql, params in queries]
+        return await (await self._pool()).fetch([(self._pg(sql), params) for sql, params in queries])
 
     def uuid_param(self, value: uuid.UUID) -> Any:
         return value
@@ -165,31 +161,68 @@ class PostgresReader:
     def datetime_param(self, value: datetime) -> Any:
         return value
 
-    async def _open(self) -> tuple[asyncpg.Pool, asyncio.Semaphore]:
-        """The pool, and the line requests wait in for one of its connections. asyncpg's own wait lets a
-        newcomer take a connection released for a request woken before it, which then waits again at
-        the back: under load a few requests waited 0.5–1 s while the median was 3 ms. The semaphore
-        serves them in order and lets no more in than there are connections."""
-        pool = await asyncpg.create_pool(self.dsn, min_size=self.size, max_size=self.size,
-                                         statement_cache_size=self.cache_size, reset=_keep_session)
-        return pool, asyncio.Semaphore(self.size)
-
     async def close(self) -> None:
-        """Close the pool of the running loop (pools of loops already gone are dropped)."""
+        """Close the running loop's connections (those of loops already gone are dropped)."""
         opening = self._pools.pop(asyncio.get_running_loop(), None)
         if opening is not None:
             try:
-                pool, _turn = await opening
-            except Exception:  # it never opened: nothing to close
+                connections = await opening
+            except Exception:  # they never opened: nothing to close
                 pass
             else:
-                await pool.close()
+                await connections.close()
         self._pools = {lp: p for lp, p in self._pools.items() if not lp.is_closed()}
 
 
-async def _keep_session(_conn: asyncpg.Connection) -> None:
-    """Nothing to reset between uses: these connections only read, in autocommit, and never change
-    session state (asyncpg's default reset costs a round trip per request)."""
+class Connections:
+    """A fixed set of asyncpg connections and the line requests wait in for one.
+
+    Not asyncpg's pool: its acquire and release cost 21 µs per request (timeouts, a reset hook, holder
+    bookkeeping) where a list costs 1 µs, about a tenth of a status read; and its wait let a newcomer
+    take a connection released for a request woken before it, which then waited again at the back (a
+    p99 of 0.5–1 s at a median of 3 ms). Here a FIFO semaphore serves requests in order and lets no more
+    in than there are connections. The connections only read, in autocommit, and never change session
+    state, so nothing is reset between uses. A statement that fails or is cancelled (the client went
+    away) may leave its connection mid-protocol: that connection is closed, and the next request to take
+    it opens a new one (also after a server restart).
+    """
+
+    def __init__(self, dsn: str, cache_size: int, connections: list[asyncpg.Connection]) -> None:
+        self.dsn, self.cache_size = dsn, cache_size
+        self._free = connections
+        self._turn = asyncio.Semaphore(len(connections))
+
+    @classmethod
+    async def open(cls, dsn: str, size: int, cache_size: int) -> Connections:
+        connections = await asyncio.gather(*(cls._connect(dsn, cache_size) for _ in range(size)),
+                                           return_exceptions=True)
+        opened = [c for c in connections if isinstance(c, asyncpg.Connection)]
+        if len(opened) < size:
+            await asyncio.gather(*(c.close() for c in opened), return_exceptions=True)
+            raise next(c for c in connections if isinstance(c, BaseException))
+        return cls(dsn, cache_size, opened)
+
+    @staticmethod
+    async def _connect(dsn: str, cache_size: int) -> asyncpg.Connection:
+        return await asyncpg.connect(dsn, statement_cache_size=cache_size)
+
+    async def fetch(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+        """Each statement's rows, on one connection, in order."""
+        async with self._turn:
+            conn = self._free.pop()
+            try:
+                if conn.is_closed():
+                    conn = await self._connect(self.dsn, self.cache_size)
+                return [[tuple(r) for r in await conn.fetch(sql, *params)] for sql, params in queries]
+            except BaseException:
+                if not conn.is_closed():
+                    conn.terminate()
+                raise
+            finally:
+                self._free.append(conn)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self._free if not c.is_closed()), return_exceptions=True)
 
 
 def make_reader(database_url: str, *, pool_size: int = 4, prepare: bool = True) -> DirectReader:
