@@ -28,6 +28,7 @@ from mtb.db import Base, UTCDateTime
 _OPEN_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN)))
 # Spelled as the queue query spells it: SQLite uses a partial index only when the WHERE terms match.
 _QUEUE_SQL = "status IN ('submitted', 'in_review')"
+_WINDOW_SQL = "submitter_staff_id IS NOT NULL"
 
 
 class Application(Base):
@@ -42,6 +43,9 @@ class Application(Base):
         # index instead of sorting every open application of the region (0.5 s → 0.2 ms at 100k).
         Index("ix_applications_review_queue", "region_code", "due_date", "submitted_at", "id",
               sqlite_where=text(_QUEUE_SQL), postgresql_where=text(_QUEUE_SQL)),
+        # A window clerk's own entries, newest first (the window page), without scanning everyone's.
+        Index("ix_applications_window_entries", "submitter_staff_id", "created_at",
+              sqlite_where=text(_WINDOW_SQL), postgresql_where=text(_WINDOW_SQL)),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -13,7 +13,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from mtb.applications.actors import Actor
 from mtb.applications.models import Application
@@ -215,14 +215,18 @@ async def staff_form(app_id: uuid.UUID, request: Request, session: DBSession) ->
 
 # The window clerk: enter an application for the person at the counter, upload the scans, submit.
 
+def window_entries(staff_id: uuid.UUID, limit: int = 20) -> Select[tuple[Application]]:
+    """The clerk's latest window entries, read off ix_applications_window_entries."""
+    return (select(Application).where(Application.submitter_staff_id == staff_id)
+            .order_by(Application.created_at.desc()).limit(limit))
+
+
 @router.get("/window")
 async def window(request: Request, session: DBSession, error: str | None = None, form: dict[str, str] | None = None,
                  status_code: int = 200) -> Response:
     staff = await page_staff(request, session, *CLERKS)
     doc = (await active_catalog(session, staff.region_code)).document
-    recent = list((await session.execute(
-        select(Application).where(Application.submitter_staff_id == staff.id)
-        .order_by(Application.created_at.desc()).limit(20))).scalars())
+    recent = list((await session.execute(window_entries(staff.id))).scalars())
     return render(request, "staff/window.html", status_code=status_code, region=doc.region, diseases=doc.diseases,
                   hospitals=doc.hospitals, recent=[await application_summary(session, a) for a in recent],
                   form=form or {}, error=error)
