@@ -15,13 +15,13 @@ from sqlalchemy.engine import Engine
 from mtb.applications import service as app_service
 from mtb.catalog.loader import parse_catalog
 from mtb.direct.reader import SqliteReader
-from mtb.web.staff import window_entries
 from mtb.identity.models import StaffRole
 from mtb.review import queue as queue_module
 from mtb.review import service as review_service
 from mtb.review.models import ReviewDecision
 from mtb.review.queue import QueueFilter, QueueRow, encode_cursor, queue_params, queue_sql
 from mtb.timeutil import utcnow
+from mtb.web.staff import window_entries
 from tests.applications.helpers import BEIJING_MATERIALS, BEIJING_SELF, create, submit, upload_all
 from tests.apps import app_with
 from tests.factories import CATALOG_DIR, SHENNONGJIA, Seed
