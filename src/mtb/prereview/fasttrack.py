@@ -34,6 +34,7 @@ from mtb.prereview.models import MaterialPrereview, PrereviewStatus
 from mtb.qualifications.service import grant
 from mtb.review.models import QualitySample, ReviewDecision
 from mtb.settings import Settings
+from mtb.sqlite_loop import off_loop
 from mtb.timeutil import utcnow
 
 log = logging.getLogger("mtb.prereview")
@@ -130,14 +131,16 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
                 pairs.append((version_id, codes))
         if not pairs:
             return 0
-        candidates = list((await session.execute(
+        # A scan where a catalog marks diseases `fast_track` (0.8 s at 1 M on SQLite, 60 ms on PostgreSQL):
+        # off the event loop on SQLite.
+        candidates = list((await session.execute(off_loop(
             select(Application.id).where(
                 Application.status == Status.submitted.value,
                 or_(*(and_(Application.catalog_version_id == version, Application.disease_code.in_(codes))
                       for version, codes in pairs)),
                 ~exists().where(MaterialPrereview.application_id == Application.id,
                                 MaterialPrereview.status != PrereviewStatus.done.value))
-            .order_by(Application.submitted_at).limit(BATCH))).scalars())
+            .order_by(Application.submitted_at).limit(BATCH)))).scalars())
     done = 0
     for application_id in candidates:
         done += await offer(sessionmaker, settings, application_id)
