@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -108,3 +109,20 @@ def test_which_calls_may_wait(tmp_path: Path, name: str, args: tuple[Any, ...], 
     assert conn.in_transaction is in_transaction
     assert may_wait(conn, name, args) is expected
     conn.close()
+
+
+_SLOW = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+         "SELECT count(*) FROM n")
+
+
+async def test_a_slow_statement_on_the_loop_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A long read nobody marked shows in the log with its text; marked, it runs on the thread unlogged."""
+    engine = _engine(tmp_path / "slow.sqlite3")
+    async with engine.connect() as conn:
+        with caplog.at_level(logging.WARNING, logger="mtb.sqlite"):
+            assert (await conn.execute(text(_SLOW))).scalar_one() == 3000000
+            assert (await conn.execute(text(_SLOW.replace("SELECT count(*)", f"SELECT {OFF_LOOP} count(*)"))
+                                       )).scalar_one() == 3000000
+    slow = [r for r in caplog.records if r.getMessage() == "slow SQLite statement on the event loop"]
+    assert len(slow) == 1 and slow[0].statement.startswith("WITH RECURSIVE")  # type: ignore[attr-defined]
+    await engine.dispose()

@@ -17,13 +17,17 @@ something other than the CPU, which goes to the connection's thread as before:
   the statistics page), which would otherwise hold up every other request while it runs.
 
 A read in WAL mode does not wait for writers, and a write inside a transaction that already holds the
-lock does not wait either. `MTB_SQLITE_INLINE=false` puts every call back on the thread (plain aiosqlite).
+lock does not wait either. A statement that still takes long on the loop (a scan nobody marked) is logged
+as a warning, `slow SQLite statement on the event loop`, with its text: index it or mark it.
+`MTB_SQLITE_INLINE=false` puts every call back on the thread (plain aiosqlite).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +37,8 @@ import aiosqlite
 WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 OFF_LOOP = "/* off-loop */"  # in a statement's text: run it on the connection's thread
 _ALWAYS_OFF_LOOP = frozenset({"commit", "executescript", "backup"})
+SLOW_ON_LOOP_SECONDS = 0.05  # an inline call longer than this is logged
+log = logging.getLogger("mtb.sqlite")
 
 S = TypeVar("S")
 
@@ -57,13 +63,22 @@ def may_wait(connection: sqlite3.Connection, name: str, args: tuple[Any, ...]) -
 class LoopConnection(aiosqlite.Connection):
     """aiosqlite's connection, running what cannot wait inline (see the module docstring)."""
 
+    _statement = ""  # the last statement run here: a slow fetch belongs to it
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection = self._connection
         if connection is None or not self._running:
             raise ValueError("Connection closed")
         if may_wait(connection, getattr(fn, "__name__", ""), args):
             return await super()._execute(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
+        if args and isinstance(args[0], str):
+            self._statement = args[0]
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        if (elapsed := time.perf_counter() - started) > SLOW_ON_LOOP_SECONDS:
+            log.warning("slow SQLite statement on the event loop",
+                        extra={"ms": round(elapsed * 1000, 1), "statement": " ".join(self._statement.split())[:300]})
+        return result
 
 
 def connect(database: str, **kwargs: Any) -> LoopConnection:
