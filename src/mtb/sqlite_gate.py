@@ -19,7 +19,6 @@ would have waited for SQLite's lock before, and times out the same way (`busy_ti
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 import weakref
 from typing import Any
@@ -30,7 +29,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
-_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+from mtb.sqlite_loop import WRITE
+
 _HELD = "mtb_write_gate"  # in the pooled connection's info: the lock this connection holds
 
 
@@ -65,7 +65,7 @@ def install(engine: AsyncEngine, gate: WriteGate) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _before_write(conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any,
                       _many: bool) -> None:
-        if _HELD in conn.info or not _WRITE.match(statement):
+        if _HELD in conn.info or not WRITE.match(statement):
             return
         if _in_write_transaction(conn):  # holds SQLite's lock already: never queue while holding it
             return

@@ -49,7 +49,9 @@ def off_loop(statement: S) -> S:
 
 
 def may_wait(connection: sqlite3.Connection, name: str, args: tuple[Any, ...]) -> bool:
-    """Whether the sqlite3 call `name(*args)` on `connection` can wait for more than the CPU."""
+    """Whether the sqlite3 call `name(*args)` on `connection` can wait for more than the CPU. A connection
+    `in_transaction` holds the write lock already: the driver begins a transaction only before a write
+    (sqlite3's implicit BEGIN, which SQLAlchemy keeps; MTB issues no BEGIN or SAVEPOINT of its own)."""
     if name in _ALWAYS_OFF_LOOP:
         return True
     if name not in ("execute", "executemany") or not args or not isinstance(args[0], str):
