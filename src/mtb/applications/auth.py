@@ -15,7 +15,7 @@ from mtb.db import DBSession
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.auth import TokenPrincipal
 from mtb.identity.models import InsuredPerson, RevokedToken, StaffRole, StaffUser
-from mtb.identity.tokens import Principal, ensure_not_revoked
+from mtb.identity.tokens import Principal, ensure_not_revoked, token_revoked
 
 M = TypeVar("M", InsuredPerson, StaffUser)
 
@@ -48,7 +48,7 @@ async def _asker(session: AsyncSession, model: type[M], principal: Principal) ->
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     asker, is_revoked = row
     if is_revoked:
-        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+        raise token_revoked()
     return asker
 
 

@@ -39,7 +39,7 @@ from mtb.direct.reader import (
     as_uuid_or_none,
 )
 from mtb.errors import NotFound, Unauthorized
-from mtb.identity.tokens import Principal
+from mtb.identity.tokens import Principal, token_revoked
 
 WHO = ("SELECT (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?), "
        "(SELECT COUNT(*) FROM insured_persons WHERE id = ?)")
@@ -79,7 +79,7 @@ async def read_own_application(reader: DirectReader, principal: Principal,
     ])
     revoked, registered = who[0]
     if revoked:
-        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+        raise token_revoked()
     if not registered:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     if not found:
@@ -133,7 +133,7 @@ async def read_own_status(reader: DirectReader, principal: Principal,
     (r,) = await reader.all(STATUS, (principal.jti or "", person, reader.uuid_param(application_id), person,
                                      person, True))
     if r[0]:
-        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+        raise token_revoked()
     if not r[1]:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     if r[2] is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from mtb.direct.reader import DirectReader
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.models import StaffRole
-from mtb.identity.tokens import Principal
+from mtb.identity.tokens import Principal, token_revoked
 
 STAFF = ("SELECT (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?), s.role, s.region_code, s.active "
          "FROM (SELECT 1 AS one) x LEFT JOIN staff_users s ON s.id = ?")
@@ -28,7 +28,7 @@ async def staff_of(reader: DirectReader, principal: Principal, *roles: StaffRole
     (revoked, role, region_code, active), = await reader.all(STAFF, (principal.jti or "",
                                                                       reader.uuid_param(principal.id)))
     if revoked:
-        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+        raise token_revoked()
     if role is None or not active:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     if roles and role not in {r.value for r in roles}:

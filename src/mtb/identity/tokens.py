@@ -88,9 +88,14 @@ def _verify(token: str, secret: str) -> Principal:
                            headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
+def token_revoked() -> Unauthorized:
+    """The answer to a token ended by logout, wherever revocation is checked."""
+    return Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+
+
 async def ensure_not_revoked(session: AsyncSession, principal: Principal) -> None:
     if principal.jti and await session.get(RevokedToken, principal.jti) is not None:
-        raise Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+        raise token_revoked()
 
 
 async def revoke(session: AsyncSession, principal: Principal) -> None:
