@@ -113,14 +113,14 @@ async def active_catalog(session: AsyncSession, region_code: str, *, on: date | 
     if row is None:
         raise NotFound("region_not_found", f"地区 {region_code} 尚未开通门诊慢特病业务")
     active = await _active(session, row)
-    session.info.setdefault("catalog_by_version_id", {})[active.version_id] = active  # the same version, later
+    _remembered(session)[active.version_id] = active  # asked for by its id later in the request
     return active
 
 
 async def catalog_by_version_id(session: AsyncSession, version_id: int) -> ActiveCatalog:
     """The version an application was made under, whatever is in force today. Remembered for the rest of
     the session (a request asks several times; a loaded version never changes)."""
-    known: dict[int, ActiveCatalog] = session.info.setdefault("catalog_by_version_id", {})
+    known = _remembered(session)
     if (found := known.get(version_id)) is not None:
         return found
     row = (await session.execute(
@@ -129,6 +129,12 @@ async def catalog_by_version_id(session: AsyncSession, version_id: int) -> Activ
         .where(CatalogVersion.id == version_id))).one()
     found = known[version_id] = await _active(session, row)
     return found
+
+
+def _remembered(session: AsyncSession) -> dict[int, ActiveCatalog]:
+    """The versions this session has read, by id."""
+    known: dict[int, ActiveCatalog] = session.info.setdefault("catalog_by_version_id", {})
+    return known
 
 
 def document_from_cache(version_id: int, sha256: str) -> CatalogDocument | None:
