@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mtb.apidocs import install_api_docs
 from mtb.applications.api import read as read_application
 from mtb.applications.api import read_status
 from mtb.applications.api import router as applications_router
@@ -176,7 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await counters_engine.dispose()
 
     app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan, responses=ERROR_RESPONSES,
-                  description="门诊特殊病备案 / 门诊慢特病待遇认定：在线申请与经办审核")
+                  description="门诊特殊病备案 / 门诊慢特病待遇认定：在线申请与经办审核",
+                  docs_url=None, redoc_url=None)  # FastAPI's pages load a CDN: apidocs serves them offline
     app.state.settings = settings
     app.state.engine = engine
     app.state.direct = direct
@@ -216,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(exports_router)
     app.include_router(observability_router)
+    install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in PAGE_ROUTERS:
         app.include_router(router, include_in_schema=False)
