@@ -259,7 +259,7 @@ def test_queue_order_comes_from_an_index(sync_engine: Engine, filters: QueueFilt
     reader = SqliteReader(":memory:")
     cursor = encode_cursor(QueueRow(uuid.uuid4(), "BJ-TUMOR-CHEMO", "BJ-EX-0001", "bj_app", "submitted", 1,
                                     datetime(2025, 6, 1, 8, 0, tzinfo=UTC), date(2025, 6, 3), None, None, None, 1,
-                                    "0" * 64, "张三", "110105********9010", None)) if with_cursor else None
+                                    "0" * 64, "张三", "110105********9010", None, None)) if with_cursor else None
     sql = queue_sql(statuses=["submitted", "in_review"], filters=filters, with_cursor=with_cursor)
     params = queue_params(reader, region_code="110000", filters=filters, cursor=cursor, today=date(2025, 6, 1),
                           limit=20)

@@ -50,7 +50,7 @@ async def form_pdf(session: AsyncSession, app: Application) -> bytes:
     data = FormData(
         region_code=app.region_code,
         title=doc.region.form_title,
-        application_id=str(app.id), name=person.name,
+        application_id=str(app.id), case_number=app.case_number, name=person.name,
         sex="男" if int(number[16]) % 2 else "女", birth_date=person.birth_date,
         id_number_masked=person.id_number_masked, card_number_masked=mask_card(person.card_number),
         insurance_type=INSURANCE_LABELS.get(person.insurance_type, person.insurance_type),

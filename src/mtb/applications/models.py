@@ -46,6 +46,8 @@ class Application(Base):
         # A window clerk's own entries, newest first (the window page), without scanning everyone's.
         Index("ix_applications_window_entries", "submitter_staff_id", "created_at",
               sqlite_where=text(_WINDOW_SQL), postgresql_where=text(_WINDOW_SQL)),
+        # The case number people read out (applications/case_number.py); unique, and looked up by staff.
+        Index("uq_applications_case_number", "case_number", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -65,6 +67,8 @@ class Application(Base):
     submitter_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     relation: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
+    # 受理编号, given at the first submission (applications/case_number.py); None for a draft.
+    case_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     round: Mapped[int] = mapped_column(Integer, default=0)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -96,6 +100,16 @@ class ApplicationEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     round: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseNumberCounter(Base):
+    """The last case number given per prefix and local business day (applications/case_number.py)."""
+
+    __tablename__ = "case_number_counters"
+
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class IdempotentResponse(Base):

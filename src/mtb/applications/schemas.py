@@ -117,6 +117,7 @@ class ApplicationStatusOut(BaseModel):
     its status and due date, and the latest decision with its reasons."""
 
     id: uuid.UUID
+    case_number: str | None = Field(description="受理编号, given at the first submission; null for a draft")
     kind: str
     status: str
     status_label: str
@@ -132,6 +133,8 @@ class ApplicationStatusOut(BaseModel):
 
 class ApplicationOut(BaseModel):
     id: uuid.UUID
+    case_number: str | None = Field(description="受理编号 (e.g. BJ20261206-000123), given at the first "
+                                                "submission and kept on resubmission; null for a draft")
     kind: str
     qualification_id: uuid.UUID | None
     region_code: str
@@ -164,6 +167,7 @@ class ApplicationOut(BaseModel):
 
 class ApplicationSummary(BaseModel):
     id: uuid.UUID
+    case_number: str | None
     kind: str
     region_code: str
     disease: CodeName

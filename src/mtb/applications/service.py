@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor, readable_by
+from mtb.applications.case_number import next_case_number
 from mtb.applications.eligibility import Choice, check_choice, check_not_already_applied, check_person
 from mtb.applications.models import Application, ApplicationEvent, IdempotentResponse
 from mtb.applications.schemas import ApplicationCreate
@@ -164,6 +165,8 @@ async def _announce(session: AsyncSession, app: Application, to: Status, reason:
     disease = catalog.document.disease(app.disease_code)
     what = disease.name if disease else app.disease_code
     body = f"您的{what}{catalog.document.region.program}申请状态：{LABELS[to]}。"
+    if app.case_number:
+        body += f"受理编号：{app.case_number}。"
     if to == Status.submitted and app.due_date is not None:
         body += f"预计在 {app.due_date.isoformat()} 前完成审核。"
     if reason:
@@ -243,9 +246,12 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
         raise Unprocessable("materials_incomplete", "材料不齐全，缺少：" + "、".join(m["name"] for m in missing),
                             extra={"missing": missing})
     await check_rules(session, app, made_under)
-    due = calendar.add_working_days(local_today(), made_under.document.review_due_working_days)
+    today = local_today()
+    due = calendar.add_working_days(today, made_under.document.review_due_working_days)
+    numbered = {} if app.case_number else {
+        "case_number": await next_case_number(session, region_code=app.region_code, day=today)}
     await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due,
-                     submitted_at=utcnow())
+                     submitted_at=utcnow(), **numbered)
     kick_after_commit(session)  # the pre-review worker offers it to the fast track
 
 

@@ -73,6 +73,7 @@ class AppRow:
     submitter_staff_id: uuid.UUID | None
     submitter_person_id: uuid.UUID | None
     beneficiary_id: uuid.UUID
+    case_number: str | None
 
 
 @dataclass(slots=True)
@@ -191,7 +192,8 @@ def build_application_out(doc: CatalogDocument, catalog_version: str, app: Appli
                 kind=kind.kind, name=kind.name, required=req.required, generated=kind.generated,
                 requirement=kind.requirement, uploaded=sum(1 for m in materials if m.kind == kind.kind)))
     return ApplicationOut(
-        id=app.id, kind=app.kind, qualification_id=app.qualification_id, region_code=app.region_code,
+        id=app.id, case_number=app.case_number, kind=app.kind, qualification_id=app.qualification_id,
+        region_code=app.region_code,
         region_name=doc.region.name, catalog_version=catalog_version,
         disease=disease, hospital=hospital, channel=channel, laterality=laterality, relation=app.relation,
         relation_label=RELATION_LABELS.get(app.relation, app.relation),
@@ -212,7 +214,8 @@ async def application_summary(session: AsyncSession, app: Application) -> Applic
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
     return ApplicationSummary(
-        id=app.id, kind=app.kind, region_code=app.region_code, disease=disease, hospital=hospital,
+        id=app.id, case_number=app.case_number, kind=app.kind, region_code=app.region_code, disease=disease,
+        hospital=hospital,
         beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
         status=app.status, status_label=LABELS[Status(app.status)], due_date=app.due_date,
         created_at=app.created_at)

@@ -67,6 +67,7 @@ class FormData:
     region_code: str
     title: str
     application_id: str
+    case_number: str | None
     name: str
     sex: str
     birth_date: date
@@ -124,7 +125,8 @@ def render_form(data: FormData) -> bytes:
     ])
     widths = [28 * mm, 60 * mm, 24 * mm, 62 * mm]
     story: list[object] = [Paragraph(escape(data.title), title), Spacer(1, 3 * mm),
-                           Paragraph(escape(f"申请编号：{data.application_id}　状态：{data.status}"), small),
+                           Paragraph(escape(f"受理编号：{data.case_number or '提交后生成'}　状态：{data.status}"),
+                                     cell),
                            Spacer(1, 3 * mm), Table(rows, colWidths=widths, style=style)]
     if data.materials:
         material_rows = [[p("材料"), p("已提交")]] + [[p(n), p(u)] for n, u in data.materials]

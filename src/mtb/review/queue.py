@@ -66,6 +66,7 @@ class QueueRow:
     beneficiary_name: str
     beneficiary_id_number_masked: str
     claimed_by_username: str | None
+    case_number: str | None
 
 
 def queue_sql(*, statuses: list[str], filters: QueueFilter, with_cursor: bool) -> str:
@@ -79,7 +80,7 @@ def queue_sql(*, statuses: list[str], filters: QueueFilter, with_cursor: bool) -
     in_statuses = ", ".join(f"'{Status(s).value}'" for s in statuses)
     sql = ("SELECT a.id, a.disease_code, a.hospital_code, a.channel, a.status, a.round, a.submitted_at, "
            "a.due_date, a.claimed_by_id, a.claimed_at, a.pending_approval_by_id, a.catalog_version_id, c.sha256, "
-           "p.name, p.id_number_masked, s.username "
+           "p.name, p.id_number_masked, s.username, a.case_number "
            "FROM applications a "
            "JOIN insured_persons p ON p.id = a.beneficiary_id "
            "JOIN catalog_versions c ON c.id = a.catalog_version_id "
@@ -125,7 +126,7 @@ async def review_queue(reader: DirectReader, *, region_code: str, filters: Queue
     params = queue_params(reader, region_code=region_code, filters=filters, cursor=cursor, today=today, limit=limit)
     rows = [QueueRow(as_uuid(r[0]), r[1], r[2], r[3], r[4], r[5], as_datetime_or_none(r[6]), as_date_or_none(r[7]),
                      as_uuid_or_none(r[8]), as_datetime_or_none(r[9]), as_uuid_or_none(r[10]), r[11], r[12], r[13],
-                     r[14], r[15]) for r in await reader.all(sql, params)]
+                     r[14], r[15], r[16]) for r in await reader.all(sql, params)]
     page = rows[:limit]
     docs = {v: await catalog_document(reader, v, sha) for v, sha in {(r.catalog_version_id, r.catalog_sha256)
                                                                       for r in page}}
@@ -136,7 +137,7 @@ async def review_queue(reader: DirectReader, *, region_code: str, filters: Queue
         state = claim_state(app, idle_minutes=idle_minutes)
         holder = (app.claimed_by_username or "") if state.active and state.holder_id is not None else None
         items.append(QueueItem(
-            id=app.id, disease_code=app.disease_code, disease_name=disease.name if disease else app.disease_code,
+            id=app.id, case_number=app.case_number, disease_code=app.disease_code, disease_name=disease.name if disease else app.disease_code,
             hospital_name=hospital.name if hospital else app.hospital_code, channel=app.channel,
             channel_name=channel.name if channel else app.channel, beneficiary_name=app.beneficiary_name,
             beneficiary_id_number_masked=app.beneficiary_id_number_masked, status=app.status,

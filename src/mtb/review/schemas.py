@@ -35,6 +35,7 @@ class ReasonCodeOut(BaseModel):
 
 class QueueItem(BaseModel):
     id: uuid.UUID
+    case_number: str | None
     disease_code: str
     disease_name: str
     hospital_name: str
