@@ -5,8 +5,8 @@
 #                                  |                                  -> PostgreSQL :5432, database mtb_topo
 #                                  +-> shared material storage (a directory, or an S3 bucket)
 #
-#   deploy/topology.sh start    drop and make database mtb_topo, migrate it, load the catalogs and the demo
-#                               data, start every part, wait until nginx says ready, print MTB_TOPOLOGY_URL
+#   deploy/topology.sh start    drop and make database mtb_topo, migrate it, load the catalogs and the
+#                               staff accounts, start every part, wait until nginx says ready, print MTB_TOPOLOGY_URL
 #   deploy/topology.sh revive   start again whatever part is not running (after a test killed one)
 #   deploy/topology.sh status   which parts run
 #   deploy/topology.sh stop     stop every part gracefully (nginx first; MTB finishes what is in flight)
@@ -135,8 +135,9 @@ print(-(-(Settings().max_upload_bytes + FORM_MARGIN) // 2**20))")
 }
 
 write_env() {
-    local secret data storage_env
+    local secret data staff storage_env
     secret=$(head -c 36 /dev/urandom | base64 | tr -d '/+=')
+    staff=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
     data=$(head -c 36 /dev/urandom | base64 | tr -d '/+=')
     if [ "$STORAGE" = s3 ]; then
         storage_env="MTB_STORAGE_URL=s3://mtb-topology/materials
@@ -148,7 +149,7 @@ MTB_S3_SECRET_ACCESS_KEY=topology"
         storage_env=""
     fi
     # What every MTB command of the topology shares (the keys above all: a token signed by one process is
-    # read by the other, an ID number encrypted by `mtb demo` is found by both). The OCR pre-review is off:
+    # read by the other, an ID number encrypted by `mtb insured import` is found by both). The OCR pre-review is off:
     # it has tests of its own, and on two shared cores it would starve the serving path measured here.
     cat > "$RUN/topology.env" <<EOF
 MTB_ENV=production
@@ -162,6 +163,7 @@ MTB_SHUTDOWN_GRACE_SECONDS=20
 MTB_DATABASE_PREPARED_STATEMENTS=false
 MTB_PREREVIEW_ENABLED=false
 MTB_TOPOLOGY_URL=http://127.0.0.1:$PORT
+MTB_TOPOLOGY_STAFF_PASSWORD=topology-staff-$staff
 MTB_TOPOLOGY_DATABASE_URL=${PG/postgresql:/postgresql+psycopg:}/$DB
 MTB_TOPOLOGY_POOLED_URL=postgresql+psycopg://postgres@127.0.0.1:$PGB_PORT/$DB
 MTB_TOPOLOGY_MTB_URLS=$(printf 'http://127.0.0.1:%s ' "${MTB_PORTS[@]}" | sed 's/ $//')
@@ -259,7 +261,13 @@ start() {
     # Migrations and loads go straight to PostgreSQL: DDL wants a session of its own, not a pooled one.
     with_env "$direct" "$BIN/mtb" db upgrade >/dev/null
     with_env "$direct" "$BIN/mtb" catalog load >/dev/null
-    with_env "$direct" "$BIN/mtb" demo >/dev/null
+    # Production refuses `mtb demo` (its password is public): the staff the journeys use, with a password
+    # of this run.
+    local username
+    for username in bj_reviewer bj_admin; do
+        topology_value MTB_TOPOLOGY_STAFF_PASSWORD | with_env "$direct" "$BIN/mtb" staff create "$username" \
+            --role "${username#bj_}" --region 110000 >/dev/null
+    done
     for part in $(parts); do
         start_part "$part"
         if [ "$part" = moto ]; then make_bucket; fi

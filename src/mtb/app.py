@@ -30,6 +30,7 @@ from mtb.edge import Edge
 from mtb.errors import MTBError
 from mtb.hotpaths import HotPaths
 from mtb.identity.api import router as auth_router
+from mtb.identity.demo_password import refuse_demo_accounts
 from mtb.identity.service import RegistryVerifier
 from mtb.interop.api import admin_router as exports_router
 from mtb.interop.api import router as fhir_router
@@ -159,6 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.env == "production":  # no account with the public demo password may serve
+            async with app.state.sessionmaker() as session:
+                await refuse_demo_accounts(session)
         drain_on_signals(app, settings.shutdown_drain_seconds)
         # What start-up made lives as long as the process: keep it out of the collector's full passes,
         # which otherwise walk it again and again and show as latency spikes (docs/benchmarks.md).

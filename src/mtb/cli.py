@@ -181,8 +181,15 @@ def hospital_key_create(hospital_code: str) -> None:
 def demo() -> None:
     """Load demo people and staff accounts (safe to run again) and print how to log in."""
     from mtb.demo import load_demo
+    from mtb.identity.demo_password import DemoInProduction, refuse_demo_data
 
-    for line in in_transaction(load_demo):
+    try:
+        refuse_demo_data()
+        lines = in_transaction(load_demo)
+    except DemoInProduction as exc:
+        fail(str(exc))
+        return
+    for line in lines:
         typer.echo(line)
 
 

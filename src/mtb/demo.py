@@ -1,5 +1,6 @@
 """Demo data for `make run`: a few insured people with clearly fake ID numbers, one staff account per
-role and region. Loading it twice changes nothing."""
+role and region. Loading it twice changes nothing. Refused with MTB_ENV=production
+(identity/demo_password.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.identity import idnumber
+from mtb.identity.demo_password import DEMO_PASSWORD, refuse_demo_data
 from mtb.identity.models import InsuranceType, PersonStatus, StaffRole, StaffUser
 from mtb.identity.registry import InsuredRecord, import_insured
 from mtb.identity.service import create_staff
 
-# Not a secret: demo accounts exist only in a database made by `mtb demo`.
-DEMO_PASSWORD = "mtb-demo-2025"
 REGIONS = {"110000": "bj", "429021": "snj"}
 
 
@@ -45,7 +45,8 @@ DEMO_PEOPLE = [
 
 
 async def load_demo(session: AsyncSession) -> list[str]:
-    """Load the demo people and staff; return the lines that tell how to log in."""
+    """Load the demo people and staff; return the lines that tell how to log in. Never in production."""
+    refuse_demo_data()
     await import_insured(session, [
         InsuredRecord(line=i + 2, name=p.name, id_number=p.id_number, card_number=p.card_number,
                       insurance_type=p.insurance_type, region_code=p.region_code, status=PersonStatus.active)

@@ -1,6 +1,11 @@
 """What every HTTP answer gets on its way out, in one pure ASGI layer: security headers, the renewed
 page session cookie, the access log line and the request metrics.
 
+Caching: every answer but the static assets is `Cache-Control: no-store` unless it says otherwise
+(application JSON, /me, the login answer, eligibility, FHIR, pages and errors all carry personal data
+or depend on who asks). HSTS: an answer over HTTPS (directly, or `X-Forwarded-Proto: https` from a proxy
+uvicorn trusts, FORWARDED_ALLOW_IPS) carries `Strict-Transport-Security`.
+
 One layer instead of three `@app.middleware("http")` functions: Starlette's BaseHTTPMiddleware runs
 the app in a separate task and pipes the response through a stream, which cost more than the whole
 request on the hot paths (docs/benchmarks.md). Here the `send` callable is wrapped and nothing else.
@@ -28,6 +33,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
 )
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+NO_STORE = (b"cache-control", b"no-store")
+# One year, subdomains included: the service is only ever reached over HTTPS once a browser has seen it.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+CACHEABLE_PREFIX = "/static/"  # the only answers a browser or proxy may keep: CSS, scripts, icons
 
 Observer = Callable[[str, str, int, float], None]
 
@@ -69,6 +78,10 @@ class Edge:
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if b"cache-control" not in present and not scope["path"].startswith(CACHEABLE_PREFIX):
+                    headers.append(NO_STORE)
+                if scope.get("scheme") == "https" and HSTS[0] not in present:
+                    headers.append(HSTS)
                 renewed = scope.get("state", {}).get("renewed_session")
                 if renewed is not None:
                     token, max_age = renewed

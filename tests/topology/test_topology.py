@@ -33,7 +33,6 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from mtb.demo import DEMO_PASSWORD
 from mtb.identity import idnumber
 from mtb.timeutil import local_today
 from tests.applications.helpers import BEIJING_SELF
@@ -65,10 +64,14 @@ class Topology:
         return done.stdout
 
 
+def topology_env() -> dict[str, str]:
+    lines = (RUN / "topology.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
 @pytest.fixture(scope="module")
 def topology() -> Topology:
-    lines = (RUN / "topology.env").read_text().splitlines()
-    values = dict(line.split("=", 1) for line in lines if "=" in line)
+    values = topology_env()
     return Topology(os.environ["MTB_TOPOLOGY_URL"], values["MTB_TOPOLOGY_DATABASE_URL"],
                     values["MTB_TOPOLOGY_MTB_URLS"].split(), values)
 
@@ -120,7 +123,8 @@ async def login(client: httpx.AsyncClient, credentials: dict[str, str]) -> dict[
 
 
 async def staff_login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    r = await client.post("/api/v1/auth/staff", json={"username": username, "password": DEMO_PASSWORD})
+    password = topology_env()["MTB_TOPOLOGY_STAFF_PASSWORD"]
+    r = await client.post("/api/v1/auth/staff", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
+from mtb.identity.demo_password import refuse_demo_password
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
 from mtb.timeutil import utcnow
 
@@ -58,6 +59,11 @@ def hash_password(password: str) -> str:
     return _passwords.hash(password)
 
 
+def password_matches(password: str, stored: str) -> bool:
+    """Blocking (a deliberately slow hash): call it in a thread."""
+    return bool(_passwords.verify(password, stored))
+
+
 async def authenticate_staff(session: AsyncSession, *, username: str, password: str) -> StaffUser | None:
     staff = (await session.execute(
         select(StaffUser).where(StaffUser.username == username.strip()))).scalar_one_or_none()
@@ -77,6 +83,7 @@ async def create_staff(session: AsyncSession, *, username: str, password: str, r
     if password_hash is None:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Unprocessable("weak_password", f"密码至少 {MIN_PASSWORD_LENGTH} 个字符")
+        refuse_demo_password(password)
         password_hash = hash_password(password)
     if idnumber.region_name(region_code) is None:
         raise Unprocessable("unknown_region", f"未知的地区代码 {region_code}")
