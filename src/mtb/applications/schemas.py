@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from mtb.prereview.schemas import PrereviewOut
+from mtb.timeutil import Day
 
 
 class Relation(StrEnum):
@@ -181,8 +182,8 @@ class ApplicationSummary(BaseModel):
 
 class CrossRegionFilingIn(BaseModel):
     treatment_region_code: str = Field(pattern=r"^\d{6}$")
-    valid_from: date | None = None
-    valid_until: date | None = None
+    valid_from: Day | None = None
+    valid_until: Day | None = None
 
 
 class CrossRegionFilingOut(BaseModel):

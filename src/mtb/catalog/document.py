@@ -8,10 +8,11 @@ for policy.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mtb.timeutil import Day
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
@@ -151,7 +152,7 @@ class CatalogDocument(Strict):
     schema_version: Literal[1]
     region: Region
     version: Code
-    effective_from: date
+    effective_from: Day
     source: Text
     notes: str = ""
     review_due_working_days: Annotated[int, Field(ge=1, le=30)] = Field(

@@ -44,7 +44,7 @@ from mtb.interop.tables import (
     decision_rows,
 )
 from mtb.qualifications.models import Qualification
-from mtb.timeutil import local_today, utcnow
+from mtb.timeutil import Day, local_today, utcnow
 
 router = APIRouter(prefix="/api/v1/fhir", tags=["fhir"])
 admin_router = APIRouter(prefix="/api/v1/admin/exports", tags=["administration"])
@@ -165,8 +165,8 @@ def _csv(request: Request, staff: StaffUser, table: str, columns: tuple[str, ...
                  "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
-From = Annotated[date | None, Query(alias="from", description="first local day (included)")]
-To = Annotated[date | None, Query(alias="to", description="last local day (included)")]
+From = Annotated[Day | None, Query(alias="from", description="first local day (included)")]
+To = Annotated[Day | None, Query(alias="to", description="last local day (included)")]
 
 
 @admin_router.get("/applications.csv", response_class=StreamingResponse, responses=CSV_OK)

@@ -23,7 +23,7 @@ from mtb.identity import idnumber
 from mtb.qualifications.keys import hash_key
 from mtb.qualifications.schemas import EligibilityOut
 from mtb.qualifications.service import covers
-from mtb.timeutil import local_today
+from mtb.timeutil import Day, local_today
 
 router = APIRouter(prefix="/api/v1/eligibility", tags=["eligibility"])
 log = logging.getLogger("mtb.eligibility")
@@ -53,7 +53,7 @@ class EligibilityQuery(BaseModel):
     id_number: Annotated[str, Field(min_length=1, max_length=32)]
     disease_code: Annotated[str, Field(min_length=1, max_length=64)]
     hospital_code: Annotated[str | None, Field(max_length=64)] = None
-    on: date | None = None
+    on: Day | None = None
 
 
 API_KEY_HEADER = {"name": "X-Api-Key", "in": "header", "required": False,
