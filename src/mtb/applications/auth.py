@@ -40,8 +40,8 @@ async def acting_of(principal: Principal, session: AsyncSession) -> Acting:
 
 
 async def _asker(session: AsyncSession, model: type[M], principal: Principal) -> M:
-    revoked = (exists().where(RevokedToken.jti == principal.jti) if principal.jti is not None
-               else literal(False))
+    revoked = (exists().where(RevokedToken.session_id == principal.session_id)
+               if principal.session_id is not None else literal(False))
     row = (await session.execute(select(model, revoked).where(model.id == principal.id))).first()
     if row is None:  # the asker is gone; a revoked token still says so first
         await ensure_not_revoked(session, principal)

@@ -39,7 +39,7 @@ from mtb.direct.reader import (
     as_uuid_or_none,
 )
 from mtb.errors import NotFound, Unauthorized
-from mtb.identity.tokens import Principal, token_revoked
+from mtb.identity.tokens import Principal, revocation_key, token_revoked
 
 WHO = ("SELECT (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?), "
        "(SELECT COUNT(*) FROM insured_persons WHERE id = ?)")
@@ -71,7 +71,7 @@ async def read_own_application(reader: DirectReader, principal: Principal,
     person = reader.uuid_param(principal.id)
     app_id = reader.uuid_param(application_id)
     who, found, materials, events, decisions = await reader.many([
-        (WHO, (principal.jti or "", person)),
+        (WHO, (revocation_key(principal), person)),
         (APPLICATION, (app_id, person, person)),
         (MATERIALS, (app_id,)),
         (EVENTS, (app_id,)),
@@ -130,7 +130,7 @@ async def read_own_status(reader: DirectReader, principal: Principal,
                           application_id: uuid.UUID) -> ApplicationStatusOut:
     """Where the asker's application stands, with the same 401/404 answers as the full read."""
     person = reader.uuid_param(principal.id)
-    (r,) = await reader.all(STATUS, (principal.jti or "", person, reader.uuid_param(application_id), person,
+    (r,) = await reader.all(STATUS, (revocation_key(principal), person, reader.uuid_param(application_id), person,
                                      person, True))
     if r[0]:
         raise token_revoked()

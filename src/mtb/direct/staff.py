@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from mtb.direct.reader import DirectReader
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.models import StaffRole
-from mtb.identity.tokens import Principal, token_revoked
+from mtb.identity.tokens import Principal, revocation_key, token_revoked
 
 STAFF = ("SELECT (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?), s.role, s.region_code, s.active "
          "FROM (SELECT 1 AS one) x LEFT JOIN staff_users s ON s.id = ?")
@@ -25,7 +25,7 @@ class StaffFacts:
 async def staff_of(reader: DirectReader, principal: Principal, *roles: StaffRole) -> StaffFacts:
     if principal.kind != "staff":
         raise Forbidden("forbidden_role", "此功能仅限医保经办机构工作人员使用")
-    (revoked, role, region_code, active), = await reader.all(STAFF, (principal.jti or "",
+    (revoked, role, region_code, active), = await reader.all(STAFF, (revocation_key(principal),
                                                                       reader.uuid_param(principal.id)))
     if revoked:
         raise token_revoked()

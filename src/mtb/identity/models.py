@@ -60,11 +60,12 @@ class StaffUser(Base):
 
 
 class RevokedToken(Base):
-    """A token ended by logout before its expiry."""
+    """A login session ended by logout before its tokens' expiry (identity/tokens.py). The column keeps
+    its first name, jti: it holds the session id (a token from before session ids: its own jti)."""
 
     __tablename__ = "revoked_tokens"
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column("jti", String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

@@ -1,4 +1,10 @@
-"""Bearer tokens (JWT, HS256) naming who is asking: an insured person or a staff member."""
+"""Bearer tokens (JWT, HS256) naming who is asking: an insured person or a staff member.
+
+Every token belongs to a login session: a login starts one (a new session id, claim `sid`), and a token
+renewed while in use (a staff page, an applicant's renewal) carries the same id. Logout revokes the
+session id, so every token of the session ends at once, however many times and wherever it was renewed,
+and none of them can be renewed again. A token from before session ids is a session of its own (its jti).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import jwt
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.errors import Unauthorized
@@ -25,7 +32,7 @@ class Principal:
     id: uuid.UUID
     role: str | None = None
     region_code: str | None = None
-    jti: str | None = None
+    session_id: str | None = None  # the login session; None only for a principal not yet issued a token
     expires_at: float | None = None
 
 
@@ -35,14 +42,20 @@ def lifetime_seconds(kind: str) -> int:
     return (settings.staff_idle_minutes if kind == "staff" else settings.token_lifetime_minutes) * 60
 
 
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
 def issue_token(principal: Principal) -> tuple[str, int]:
-    """Return the token and its lifetime in seconds. Each token has an id (jti) so logout can end it."""
+    """Return the token and its lifetime in seconds. A principal without a session id starts a new login
+    session (a login); one with a session id gets a renewed token of that session (logout ends both)."""
     settings = get_settings()
     lifetime = lifetime_seconds(principal.kind)
     now = utcnow()
     claims: dict[str, object] = {
         "sub": str(principal.id), "kind": principal.kind, "iat": now,
         "exp": now + timedelta(seconds=lifetime), "jti": uuid.uuid4().hex,
+        "sid": principal.session_id or new_session_id(),
     }
     if principal.role:
         claims["role"] = principal.role
@@ -82,7 +95,8 @@ def _verify(token: str, secret: str) -> Principal:
         if kind not in ("person", "staff"):
             raise ValueError(kind)
         return Principal(kind=kind, id=uuid.UUID(claims["sub"]), role=claims.get("role"),
-                         region_code=claims.get("region"), jti=claims.get("jti"), expires_at=float(claims["exp"]))
+                         region_code=claims.get("region"), session_id=claims.get("sid") or claims.get("jti"),
+                         expires_at=float(claims["exp"]))
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录",
                            headers={"WWW-Authenticate": "Bearer"}) from exc
@@ -93,15 +107,25 @@ def token_revoked() -> Unauthorized:
     return Unauthorized("token_revoked", "您已退出登录，请重新登录", headers={"WWW-Authenticate": "Bearer"})
 
 
+def revocation_key(principal: Principal) -> str:
+    """What the revocation checks look up (the session id; '' matches nothing)."""
+    return principal.session_id or ""
+
+
 async def ensure_not_revoked(session: AsyncSession, principal: Principal) -> None:
-    if principal.jti and await session.get(RevokedToken, principal.jti) is not None:
+    if principal.session_id and await session.get(RevokedToken, principal.session_id) is not None:
         raise token_revoked()
 
 
 async def revoke(session: AsyncSession, principal: Principal) -> None:
-    """End a token before its expiry (logout). Rows past their expiry can be purged."""
-    if principal.jti is None or await session.get(RevokedToken, principal.jti) is not None:
+    """End the principal's whole login session before its expiry (logout): every token issued in it.
+    The row is kept until the last token the session can have issued has expired (then purged)."""
+    if principal.session_id is None or await session.get(RevokedToken, principal.session_id) is not None:
         return
-    expires = datetime.fromtimestamp(principal.expires_at or utcnow().timestamp(), UTC)
-    session.add(RevokedToken(jti=principal.jti, expires_at=expires))
-    await session.flush()
+    # Any token of the session was issued by now, so expires within one lifetime from now.
+    latest = max(principal.expires_at or 0.0, utcnow().timestamp() + lifetime_seconds(principal.kind))
+    try:
+        async with session.begin_nested():  # two logouts of one session at once: one row
+            session.add(RevokedToken(session_id=principal.session_id, expires_at=datetime.fromtimestamp(latest, UTC)))
+    except IntegrityError:
+        pass

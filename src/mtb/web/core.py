@@ -136,7 +136,7 @@ async def page_staff(request: Request, session: AsyncSession, *roles: StaffRole)
     if principal.expires_at - utcnow().timestamp() < lifetime_seconds("staff") / 2:
         # Idle timeout, not a fixed one: a session in use is renewed (the middleware sets the cookie).
         token, lifetime = issue_token(Principal(kind="staff", id=staff.id, role=staff.role,
-                                                region_code=staff.region_code))
+                                                region_code=staff.region_code, session_id=principal.session_id))
         request.state.renewed_session = (token, lifetime)
     return staff
 
