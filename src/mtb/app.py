@@ -34,6 +34,7 @@ from mtb.identity.demo_password import refuse_demo_accounts
 from mtb.identity.service import RegistryVerifier
 from mtb.interop.api import admin_router as exports_router
 from mtb.interop.api import router as fhir_router
+from mtb.interop.outcome import FHIR_JSON, is_fhir_path, operation_outcome
 from mtb.jobs import scheduler
 from mtb.limits import BodyLimit
 from mtb.logs import configure_logging
@@ -98,7 +99,11 @@ _TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在", 409
 
 def _answer(request: Request, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
             **extra: Any) -> Response:
-    """JSON for the API (and uploads from pages); a page in Chinese for everything a browser shows."""
+    """JSON for the API (and uploads from pages), OperationOutcome on the FHIR routes; a page in Chinese for
+    everything a browser shows."""
+    if is_fhir_path(request.url.path):
+        return JSONResponse(operation_outcome(status, code, detail, extra.get("fields")), status_code=status,
+                            headers=headers, media_type=FHIR_JSON)
     wants_json = request.url.path.startswith("/api/") or request.headers.get("X-Requested-With") == "XMLHttpRequest"
     if wants_json:
         return _error(status, code, detail, headers, **extra)

@@ -80,8 +80,8 @@ async def test_bundle_of_an_approved_application(client: httpx.AsyncClient, seed
         by_type.setdefault(resource["resourceType"], []).append(resource)
         assert entry["fullUrl"] == f"http://mtb.test{FHIR}/{resource['resourceType']}/{resource['id']}"
     assert {k: len(v) for k, v in by_type.items()} == {
-        "Task": 1, "Patient": 1, "Coverage": 1, "Condition": 1, "DocumentReference": 2,
-        "CoverageEligibilityResponse": 1}
+        "Task": 1, "Patient": 1, "Coverage": 1, "Condition": 1, "CoverageEligibilityRequest": 1,
+        "DocumentReference": 2, "CoverageEligibilityResponse": 1}
     assert bundle["entry"][0]["search"]["mode"] == "match"
 
     (task,) = by_type["Task"]
@@ -94,6 +94,15 @@ async def test_bundle_of_an_approved_application(client: httpx.AsyncClient, seed
     assert task["for"] == {"reference": f"Patient/{zhang.row.id}"}
     assert task["requester"] == {"reference": f"Patient/{zhang.row.id}"}
     assert task["reasonReference"] == {"reference": f"Condition/{app_id}"}
+    assert task["focus"]["reference"] == f"CoverageEligibilityRequest/{app_id}"
+
+    (request,) = by_type["CoverageEligibilityRequest"]
+    assert (request["id"], request["status"], request["purpose"]) == (app_id, "active", ["validation"])
+    assert request["patient"] == {"reference": f"Patient/{zhang.row.id}"}
+    assert request["insurance"] == [{"focal": True, "coverage": {"reference": f"Coverage/{zhang.row.id}"}}]
+    assert request["item"][0]["category"]["coding"][0]["code"] == "BJ-TUMOR-CHEMO"
+    assert request["item"][0]["diagnosis"] == [{"diagnosisReference": {"reference": f"Condition/{app_id}"}}]
+    assert request["insurer"]["identifier"]["value"] == "110000"
 
     (patient,) = by_type["Patient"]
     masked = f"110105********{zhang.id_number[-4:]}"
@@ -137,7 +146,7 @@ async def test_bundle_of_an_approved_application(client: httpx.AsyncClient, seed
     assert filing["insurance"][0]["benefitPeriod"] == {"start": "2025-03-03"}  # Beijing: no re-review period
     assert filing["requestor"]["display"] == application["hospital"]["name"]
     assert filing["insurer"]["identifier"]["value"] == "110000"
-    assert filing["request"]["identifier"]["value"] == app_id
+    assert filing["request"]["reference"] == f"CoverageEligibilityRequest/{app_id}"  # in the bundle
 
 
 async def test_task_follows_every_status(client: httpx.AsyncClient, seed: Seed) -> None:
@@ -155,6 +164,7 @@ async def test_task_follows_every_status(client: httpx.AsyncClient, seed: Seed) 
         return str(task["status"])
 
     assert await status() == "draft"
+    assert (await read(client, own, f"CoverageEligibilityRequest/{app_id}"))["status"] == "draft"
     await upload_all(client, own, app_id, HUBEI_MATERIALS)
     assert (await submit(client, own, app_id)).status_code == 200
     assert await status() == "requested"
@@ -183,6 +193,8 @@ async def test_task_follows_every_status(client: httpx.AsyncClient, seed: Seed) 
                           hospital_code="SNJ-EX-0001", channel="hb_mp")).json()["id"]
     assert (await client.post(f"/api/v1/applications/{draft}/withdraw", headers=own)).status_code == 200
     assert (await read(client, own, f"Task/{draft}"))["status"] == "cancelled"
+    assert (await read(client, own, f"CoverageEligibilityRequest/{draft}"))["status"] == "cancelled"
+    assert (await read(client, own, f"CoverageEligibilityRequest/{app_id}"))["status"] == "active"
     assert set(TASK_STATUS.values()) == {"draft", "requested", "in-progress", "on-hold", "completed",
                                          "rejected", "cancelled"}
 
@@ -249,10 +261,14 @@ async def test_agent_others_and_staff_of_another_region(client: httpx.AsyncClien
     assert "CoverageEligibilityResponse" not in types and types.count("DocumentReference") == 2
     task = bundle["entry"][0]["resource"]
     assert task["requester"] == {"type": "RelatedPerson", "display": "代办人（父母）"}
+    assert "output" not in task  # it would point at the filing the agent may not read
+    assert "output" not in await read(client, agent, f"Task/{app_id}")
+    assert "output" in await read(client, await seed.login(zhang), f"Task/{app_id}")
     assert_private(json.dumps(bundle, ensure_ascii=False), zhang, wang)
     assert "王五" not in json.dumps(bundle, ensure_ascii=False)  # the agent is not named
     filing = await client.get(f"{FHIR}/CoverageEligibilityResponse/{q['id']}", headers=agent)
-    assert filing.status_code == 404 and filing.json()["error"] == "qualification_not_found"
+    assert filing.status_code == 404
+    assert filing.json()["issue"][0]["details"]["coding"][0]["code"] == "qualification_not_found"
     assert (await read(client, agent, f"Patient/{zhang.row.id}"))["id"] == str(zhang.row.id)
     assert (await read(client, agent, f"Patient/{wang.row.id}"))["id"] == str(wang.row.id)  # themself
     material = next(e["resource"]["id"] for e in bundle["entry"]
@@ -261,6 +277,7 @@ async def test_agent_others_and_staff_of_another_region(client: httpx.AsyncClien
     stranger = await seed.login(li)
     for headers in (stranger, other_region):
         for path in (f"Task/{app_id}", f"Task/{app_id}/$everything", f"Condition/{app_id}",
+                     f"CoverageEligibilityRequest/{app_id}",
                      f"Patient/{zhang.row.id}", f"Coverage/{zhang.row.id}", f"DocumentReference/{material}",
                      f"CoverageEligibilityResponse/{q['id']}", f"Task/{uuid.uuid4()}"):
             response = await client.get(f"{FHIR}/{path}", headers=headers)
@@ -309,8 +326,9 @@ async def test_bulk_export_ndjson(client: httpx.AsyncClient, seed: Seed, clock: 
         return files
 
     everything = await export()
-    assert sorted(everything) == ["Condition", "Coverage", "CoverageEligibilityResponse", "DocumentReference",
-                                  "Patient", "Task"]
+    assert sorted(everything) == ["Condition", "Coverage", "CoverageEligibilityRequest",
+                                  "CoverageEligibilityResponse", "DocumentReference", "Patient", "Task"]
+    assert sorted(r["id"] for r in everything["CoverageEligibilityRequest"]) == sorted([approved, draft, hubei])
     assert sorted(t["id"] for t in everything["Task"]) == sorted([approved, draft, hubei])
     assert sorted(p["id"] for p in everything["Patient"]) == sorted([str(zhang.row.id), str(zhao.row.id)])
     assert len(everything["Coverage"]) == 2 and len(everything["CoverageEligibilityResponse"]) == 1
@@ -334,7 +352,7 @@ async def test_bulk_export_ndjson(client: httpx.AsyncClient, seed: Seed, clock: 
     changed = await export("--since", "2025-03-15")
     assert [t["id"] for t in changed["Task"]] == [approved]
     assert changed["CoverageEligibilityResponse"][0]["status"] == "cancelled"
-    assert [len(v) for v in (await export("--since", "2025-04-02")).values()] == [0] * 6
+    assert [len(v) for v in (await export("--since", "2025-04-02")).values()] == [0] * 7
 
     bad = await anyio.to_thread.run_sync(lambda: runner.invoke(cli, ["export", "fhir", "--out", str(tmp_path),
                                                                      "--since", "yesterday"]))
@@ -342,7 +360,8 @@ async def test_bulk_export_ndjson(client: httpx.AsyncClient, seed: Seed, clock: 
 
 
 @pytest.mark.parametrize("resource_type", ["Patient", "Coverage", "Condition", "Task", "DocumentReference",
-                                           "CoverageEligibilityResponse", "Bundle"])
+                                           "CoverageEligibilityRequest", "CoverageEligibilityResponse",
+                                           "Bundle", "CapabilityStatement", "OperationOutcome"])
 def test_the_validator_refuses_a_broken_resource(resource_type: str) -> None:
     """The check above can fail: a resource without its required elements is refused."""
     with pytest.raises(ValueError):

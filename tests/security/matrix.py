@@ -63,6 +63,7 @@ STAFF_ADMIN = staff_page(reviewer=403, reviewer_other=403, window=403, admin="ok
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/health"): ALL_OK,
+    ("GET", "/docs"): ALL_OK,  # the API's documentation page (mtb/apidocs)
     ("GET", "/api/v1/health/ready"): ALL_OK,
     # Allowed by network (the matrix's clients are on loopback) or token; tests/test_observability.py refuses
     # the others.
@@ -104,6 +105,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/review/samples/{sample_id}/check"): ADMIN_ONLY,
     ("POST", "/api/v1/admin/qualifications/{qualification_id}/revoke"): ADMIN_ONLY,
     ("GET", "/api/v1/eligibility"): HOSPITAL_ONLY,
+    ("GET", "/api/v1/fhir/metadata"): ALL_OK,
+    ("GET", "/api/v1/fhir/CoverageEligibilityRequest/{application_id}"): APP_READ,
     ("GET", "/api/v1/fhir/Patient/{person_id}"): APP_READ,
     ("GET", "/api/v1/fhir/Coverage/{person_id}"): APP_READ,
     ("GET", "/api/v1/fhir/Condition/{application_id}"): APP_READ,

@@ -68,7 +68,9 @@ def outcome(response: httpx.Response) -> Expect:
     if status in (401, 403):
         return status
     if status == 404:
-        if "application/json" in response.headers.get("content-type", ""):
+        if "application/fhir+json" in response.headers.get("content-type", ""):  # an OperationOutcome
+            code = response.json()["issue"][0]["details"]["coding"][0]["code"]
+        elif "application/json" in response.headers.get("content-type", ""):
             code = response.json().get("error")
         else:
             found = re.search(r"错误代码：(\w+)", response.text)

@@ -1,9 +1,10 @@
 """FHIR R4 reads (base `/api/v1/fhir`) and the administrators' CSV exports.
 
 The FHIR base sits under /api/v1 so that it follows the API's rules: bearer tokens, the application API's
-access (the applicant and the beneficiary see their own, staff their region's, anything else is a 404),
-and refusals in MTB's one error format (`{"error", "detail"}`) rather than OperationOutcome. A staff
-member's FHIR read is recorded in the application's history, as the application API records its reads.
+access (the applicant and the beneficiary see their own, staff their region's, anything else is a 404).
+Refusals are OperationOutcome resources carrying MTB's error code (interop/outcome.py, rendered by the
+app's one error handler). `metadata` (the CapabilityStatement) needs no login. A staff member's FHIR
+read is recorded in the application's history, as the application API records its reads.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from mtb.db import DBSession
 from mtb.identity.auth import require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.interop import fhir
+from mtb.interop.capability import capability_statement
+from mtb.interop.outcome import FHIR_PREFIX, outcome_responses
 from mtb.interop.records import (
     ApplicationRecord,
     load_records,
@@ -46,7 +49,10 @@ from mtb.interop.tables import (
 from mtb.qualifications.models import Qualification
 from mtb.timeutil import Day, local_today, utcnow
 
-router = APIRouter(prefix="/api/v1/fhir", tags=["fhir"])
+router = APIRouter(prefix=FHIR_PREFIX, tags=["fhir"], responses=outcome_responses({
+    401: "not logged in, or the token has ended", 403: "a role that may not do this",
+    404: "not found, or not yours to see", 409: "a state conflict", 413: "too large",
+    415: "a media type MTB does not take", 422: "malformed input", 429: "too many attempts"}))
 admin_router = APIRouter(prefix="/api/v1/admin/exports", tags=["administration"])
 log = logging.getLogger("mtb.exports")
 
@@ -80,6 +86,19 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+async def _may_read_filing(session: AsyncSession, acting: Acting, rec: ApplicationRecord) -> bool:
+    """Whether the asker may read the filing the application granted (not an agent)."""
+    return rec.qualification is not None and (await session.execute(
+        select(Qualification.id).where(Qualification.id == rec.qualification.id,
+                                       qualification_readable_by(acting.actor)))).first() is not None
+
+
+@router.get("/metadata", response_class=FHIRResponse, responses=FHIR_OK)
+async def metadata(request: Request) -> FHIRResponse:
+    """The CapabilityStatement: what this FHIR server offers (no login needed)."""
+    return FHIRResponse(capability_statement(f"{_base(request)}{router.prefix}"))
+
+
 @router.get("/Patient/{person_id}", response_class=FHIRResponse, responses=FHIR_OK)
 async def read_patient(person_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
     person, app = await readable_person(session, acting.actor, person_id)
@@ -107,23 +126,32 @@ async def read_condition(application_id: uuid.UUID, acting: Reader, session: DBS
 
 @router.get("/Task/{application_id}", response_class=FHIRResponse, responses=FHIR_OK)
 async def read_task(application_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
-    """The review of an application; its id is the application's."""
+    """The review of an application; its id is the application's. `output` names the filing granted only
+    for those who may read it."""
     app = await get_readable(session, acting.actor, application_id)
     await _audit(session, acting, app, "Task", app.id)
-    return FHIRResponse(fhir.task(await _record_of(session, app)))
+    rec = await _record_of(session, app)
+    return FHIRResponse(fhir.task(rec, with_output=await _may_read_filing(session, acting, rec)))
+
+
+@router.get("/CoverageEligibilityRequest/{application_id}", response_class=FHIRResponse, responses=FHIR_OK)
+async def read_request(application_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
+    """The application itself (what it asks for); its id is the application's."""
+    app = await get_readable(session, acting.actor, application_id)
+    await _audit(session, acting, app, "CoverageEligibilityRequest", app.id)
+    return FHIRResponse(fhir.eligibility_request(await _record_of(session, app)))
 
 
 @router.get("/Task/{application_id}/$everything", response_class=FHIRResponse, responses=FHIR_OK)
 async def task_everything(application_id: uuid.UUID, acting: Reader, session: DBSession,
                           request: Request) -> FHIRResponse:
-    """A searchset Bundle: the Task, its Patient, Coverage, Condition, DocumentReferences and, once
-    approved, the CoverageEligibilityResponse (for those who may read the filing: not an agent)."""
+    """A searchset Bundle: the Task, its Patient, Coverage, Condition, CoverageEligibilityRequest,
+    DocumentReferences and, once approved, the CoverageEligibilityResponse (for those who may read the
+    filing: not an agent)."""
     app = await get_readable(session, acting.actor, application_id)
     await _audit(session, acting, app, "Bundle", app.id)
     rec = await _record_of(session, app)
-    with_eligibility = rec.qualification is not None and (await session.execute(
-        select(Qualification.id).where(Qualification.id == rec.qualification.id,
-                                       qualification_readable_by(acting.actor)))).first() is not None
+    with_eligibility = await _may_read_filing(session, acting, rec)
     base = _base(request)
     return FHIRResponse(fhir.everything(rec, fhir_base=f"{base}{router.prefix}", base_url=base,
                                         today=local_today(), now=utcnow(), with_eligibility=with_eligibility))

@@ -27,8 +27,8 @@ from mtb.interop.tables import day_start
 from mtb.materials.models import Material
 from mtb.qualifications.models import Qualification, QualificationEvent
 
-RESOURCE_TYPES = ("Patient", "Coverage", "Condition", "Task", "DocumentReference",
-                  "CoverageEligibilityResponse")
+RESOURCE_TYPES = ("Patient", "Coverage", "Condition", "CoverageEligibilityRequest", "Task",
+                  "DocumentReference", "CoverageEligibilityResponse")
 BATCH = 200
 
 

@@ -5,6 +5,7 @@
 | insured person (the beneficiary) | Patient | the person's id |
 | their insurance (employee / resident) | Coverage | the person's id |
 | the disease of an application | Condition | the application's id |
+| the application (what it asks for) | CoverageEligibilityRequest | the application's id |
 | the review of an application | Task | the application's id |
 | a material | DocumentReference | the material's id |
 | the filing an approval granted | CoverageEligibilityResponse | the qualification's id |
@@ -56,6 +57,8 @@ TASK_STATUS: dict[Status, str] = {
     Status.returned: "on-hold", Status.approved: "completed", Status.rejected: "rejected",
     Status.withdrawn: "cancelled",
 }
+# A CoverageEligibilityRequest is a draft until submitted, cancelled once withdrawn, active otherwise.
+REQUEST_STATUS: dict[Status, str] = {Status.draft: "draft", Status.withdrawn: "cancelled"}
 KIND_LABELS = {"new": "新申请", "change": "变更定点医院", "renewal": "续期"}
 INSURANCE_LABELS = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险"}
 DECIDED = (Status.approved, Status.rejected, Status.returned)
@@ -162,6 +165,26 @@ def condition(rec: ApplicationRecord) -> Resource:
     return out
 
 
+def eligibility_request(rec: ApplicationRecord) -> Resource:
+    """What an application asks the agency for: recognition of the benefit for one disease at one
+    hospital. The Task (the review) has it as its focus; the filing's CoverageEligibilityResponse answers it."""
+    app, doc = rec.app, rec.catalog.document
+    status = Status(app.status)
+    return {
+        "resourceType": "CoverageEligibilityRequest", "id": str(app.id),
+        "meta": {"lastUpdated": instant(app.updated_at)},
+        "identifier": [{"system": APPLICATION_SYSTEM, "value": str(app.id)}],
+        "status": REQUEST_STATUS.get(status, "active"),
+        "purpose": ["validation"],
+        "patient": ref("Patient", app.beneficiary_id),
+        "created": instant(app.created_at),
+        "insurer": agency(doc.region.code, doc.region.name),
+        "insurance": [{"focal": True, "coverage": ref("Coverage", app.beneficiary_id)}],
+        "item": [{"category": disease_concept(doc, rec.catalog.version, app.disease_code),
+                  "diagnosis": [{"diagnosisReference": ref("Condition", app.id)}]}],
+    }
+
+
 def _first_event_at(rec: ApplicationRecord, status: Status) -> datetime | None:
     return next((e.created_at for e in rec.events if e.to_status == status), None)
 
@@ -187,9 +210,10 @@ def _owner(rec: ApplicationRecord) -> Resource | None:
             "display": rec.staff_names.get(staff_id, str(staff_id))}
 
 
-def task(rec: ApplicationRecord) -> Resource:
-    """The review of an application. Its period runs from the first claim to the decision (or the
-    withdrawal) that ended it."""
+def task(rec: ApplicationRecord, *, with_output: bool) -> Resource:
+    """The review of an application, focused on its CoverageEligibilityRequest. Its period runs from the
+    first claim to the decision (or the withdrawal) that ended it. `output` (the filing granted) only
+    `with_output`: for those who may read the filing, so that no reference points at what they cannot read."""
     app, doc = rec.app, rec.catalog.document
     status = Status(app.status)
     label = LABELS[status] + ("（初审通过，待复核）" if app.pending_approval_by_id is not None else "")
@@ -204,8 +228,7 @@ def task(rec: ApplicationRecord) -> Resource:
         "intent": "order",
         "code": _concept(APPLICATION_KIND_SYSTEM, app.kind,
                          f"{doc.region.program}{KIND_LABELS.get(app.kind, app.kind)}"),
-        "focus": {"identifier": {"system": APPLICATION_SYSTEM, "value": str(app.id)},
-                  "display": f"{doc.region.program}申请"},
+        "focus": ref("CoverageEligibilityRequest", app.id, f"{doc.region.program}申请"),
         "for": ref("Patient", app.beneficiary_id),
         "authoredOn": instant(app.created_at),
         "lastModified": instant(app.updated_at),
@@ -234,7 +257,7 @@ def task(rec: ApplicationRecord) -> Resource:
         out["statusReason"] = {
             "coding": [{"system": REASON_SYSTEM, "code": r["code"], "display": r["name"]} for r in reasons],
             "text": "；".join(r["name"] + (f"（{r['detail']}）" if r.get("detail") else "") for r in reasons)}
-    if rec.qualification is not None:
+    if rec.qualification is not None and with_output:
         out["output"] = [{"type": {"text": "备案"},
                           "valueReference": ref("CoverageEligibilityResponse", rec.qualification.id)}]
     return out
@@ -320,9 +343,7 @@ def eligibility_response(rec: ApplicationRecord, *, today: date) -> Resource:
         "patient": ref("Patient", q.person_id),
         "created": instant(q.created_at),
         "requestor": hospital(doc, q.hospital_code),
-        "request": {"type": "CoverageEligibilityRequest",
-                    "identifier": {"system": APPLICATION_SYSTEM, "value": str(q.application_id)},
-                    "display": f"{doc.region.program}申请"},
+        "request": ref("CoverageEligibilityRequest", q.application_id, f"{doc.region.program}申请"),
         "outcome": "complete",
         "disposition": f"{disease['text']}：{label}",
         "insurer": agency(doc.region.code, doc.region.name),
@@ -332,9 +353,11 @@ def eligibility_response(rec: ApplicationRecord, *, today: date) -> Resource:
 
 def application_resources(rec: ApplicationRecord, *, base_url: str, today: date,
                           with_eligibility: bool) -> list[Resource]:
-    """Task first, then Patient, Coverage, Condition, the DocumentReferences, and the filing if granted
-    (and `with_eligibility`: the asker may read it)."""
-    out = [task(rec), patient(rec.person), coverage(rec.person), condition(rec)]
+    """Task first, then Patient, Coverage, Condition, CoverageEligibilityRequest, the DocumentReferences,
+    and the filing if granted (and `with_eligibility`: the asker may read it; else the Task does not
+    point at it either)."""
+    out = [task(rec, with_output=with_eligibility), patient(rec.person), coverage(rec.person), condition(rec),
+           eligibility_request(rec)]
     out += [document_reference(rec, m, base_url=base_url) for m in rec.materials]
     if rec.qualification is not None and with_eligibility:
         out.append(eligibility_response(rec, today=today))
