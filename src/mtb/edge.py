@@ -20,6 +20,8 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mtb.deprecation import EXTENSION, deprecation_headers
+
 log = logging.getLogger("mtb.app")
 
 # No inline script or style; images may come from blob: (previews before upload).
@@ -36,7 +38,7 @@ _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 NO_STORE = (b"cache-control", b"no-store")
 # One year, subdomains included: the service is only ever reached over HTTPS once a browser has seen it.
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-CACHEABLE_PREFIX = "/static/"  # the only answers a browser or proxy may keep: CSS, scripts, icons
+CACHEABLE_PREFIX = ("/static/", "/docs/assets/")  # the only answers a browser or proxy may keep: CSS, scripts, icons
 
 Observer = Callable[[str, str, int, float], None]
 
@@ -78,6 +80,9 @@ class Edge:
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                extra = getattr(scope.get("route"), "openapi_extra", None)
+                if extra and EXTENSION in extra:  # a deprecated route (deprecation.py)
+                    headers.extend(deprecation_headers(extra[EXTENSION]))
                 if b"cache-control" not in present and not scope["path"].startswith(CACHEABLE_PREFIX):
                     headers.append(NO_STORE)
                 if scope.get("scheme") == "https" and HSTS[0] not in present:
