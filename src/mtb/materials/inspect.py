@@ -1,8 +1,9 @@
 """What an uploaded file really is, judged by its content (never by its name or declared type).
 
 PDF: must parse, must not be encrypted, at most `max_pdf_pages` pages (counted by walking the page tree
-with a budget, never trusting /Count and never decoding a content stream), and no active content:
-scripts, embedded files, launch actions (see `_active_content`).
+with a budget, never trusting /Count and never decoding a content stream), pages no larger than a
+scanned A3 sheet needs (`max_pdf_page_points`), and no active content: nothing but jumps within the
+document (the rule is in `mtb/materials/pdfactive.py`).
 JPEG/PNG: the declared size must stay under `max_image_pixels` (checked before decoding, so a
 decompression bomb is refused without being unpacked), nothing may follow the end of the image (a ZIP or
 a PDF appended makes a file that is also something else), the whole image must decode, and its shorter
@@ -12,6 +13,7 @@ side must reach `min_image_side`. A photo that is small or looks blurred is acce
 from __future__ import annotations
 
 import mmap
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,14 @@ from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject
 
 from mtb.errors import Unprocessable, UnsupportedMediaType
+from mtb.materials.pdfactive import (
+    PDF_EMBEDDED,
+    PDF_FORM,
+    PDF_LAUNCH,
+    PDF_OUTSIDE,
+    PDF_SCRIPT,
+    active_content,
+)
 from mtb.settings import Settings
 
 ACCEPTED = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
@@ -37,11 +47,14 @@ RECOMMENDED_SIDE = 1000
 IMAGE_PADDING = 16
 UNREADABLE_IMAGE = "图片已损坏或不完整，请重新拍摄或导出后上传"
 UNREADABLE_PDF = "PDF 文件已损坏或无法读取，请重新导出后上传"
-PDF_SCRIPT = "PDF 文件含有脚本（JavaScript）"
-PDF_EMBEDDED = "PDF 文件含有嵌入的附件"
-PDF_LAUNCH = "PDF 文件含有启动程序或导入数据的动作"
-# Defence in depth after the object walk (see `_raw_active_content`).
-RAW_MARKERS = ((b"/JavaScript", PDF_SCRIPT), (b"/EmbeddedFile", PDF_EMBEDDED), (b"/Launch", PDF_LAUNCH))
+# Defence in depth after the object walk (see `_raw_active_content`): names long enough that binary
+# image data spells them by chance too rarely to matter, written plainly or with #-escapes.
+RAW_MARKERS = {b"JavaScript": PDF_SCRIPT, b"EmbeddedFile": PDF_EMBEDDED, b"EmbeddedFiles": PDF_EMBEDDED,
+               b"Launch": PDF_LAUNCH, b"ImportData": PDF_LAUNCH, b"SubmitForm": PDF_FORM, b"Templates": PDF_FORM,
+               b"RichMedia": PDF_OUTSIDE, b"RichMediaExecute": PDF_SCRIPT}
+# A name (PDF 7.3.5): a slash and regular characters; only names holding a #-escape are decoded.
+_RAW_NAME = re.compile(rb"/(" + b"|".join(re.escape(m) for m in RAW_MARKERS) + rb")(?=[\x00\s/\[\]<>(){}%]|$)")
+_ESCAPED_NAME = re.compile(rb"/([^\x00\t\n\x0c\r /\[\]<>(){}%]*#[0-9A-Fa-f]{2}[^\x00\t\n\x0c\r /\[\]<>(){}%]*)")
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
             if reader.is_encrypted:
                 raise Unprocessable("pdf_encrypted", "PDF 文件已加密或设置了密码，请上传未加密的文件")
             pages = _pages(reader, settings.max_pdf_pages)
-            active = _active_content(reader.root_object, pages)
+            active = active_content(reader)
     except Unprocessable:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
@@ -126,90 +139,29 @@ def _pages(reader: PdfReader, limit: int) -> list[DictionaryObject]:
     return pages
 
 
-def _active_content(catalog: DictionaryObject, pages: list[DictionaryObject]) -> str | None:
-    """What a viewer could run or open from this PDF (a reason to show), or None.
-
-    Looks where viewers look: the catalog's /Names (document JavaScript, embedded files), associated
-    files (/AF), the open action and document actions (/OpenAction, /AA), each page's actions and
-    annotations (file attachments, rich media, link and widget actions), and the form fields' actions.
-    Actions are followed along their /Next chains.
-    """
-    names = _dict(catalog.get("/Names"))
-    if names is not None and "/JavaScript" in names:
-        return PDF_SCRIPT
-    if (names is not None and "/EmbeddedFiles" in names) or "/AF" in catalog:
-        return PDF_EMBEDDED
-    actions: list[Any] = [catalog.get("/OpenAction"), *_values(catalog.get("/AA"))]
-    for page in pages:
-        if "/AF" in page:
-            return PDF_EMBEDDED
-        actions += _values(page.get("/AA"))
-        for item in _array(page.get("/Annots")):
-            annotation = _dict(item)
-            if annotation is None:
-                continue
-            if _get(annotation, "/Subtype") in ("/FileAttachment", "/RichMedia"):
-                return PDF_EMBEDDED
-            actions += [annotation.get("/A"), *_values(annotation.get("/AA"))]
-    form = _dict(catalog.get("/AcroForm"))
-    fields = _array(form.get("/Fields")) if form is not None else []
-    seen: set[int] = set()
-    while fields:
-        field_ = _dict(fields.pop())
-        if field_ is None or id(field_) in seen:
-            continue
-        seen.add(id(field_))
-        actions += [field_.get("/A"), *_values(field_.get("/AA"))]
-        fields += _array(field_.get("/Kids"))
-    while actions:
-        action = _dict(actions.pop())
-        if action is None or id(action) in seen:
-            continue
-        seen.add(id(action))
-        kind = _get(action, "/S")
-        if kind in ("/JavaScript", "/RichMediaExecute") or "/JS" in action:
-            return PDF_SCRIPT
-        if kind in ("/Launch", "/ImportData"):
-            return PDF_LAUNCH
-        if kind == "/GoToE":
-            return PDF_EMBEDDED
-        following = _get(action, "/Next")
-        actions += following if isinstance(following, ArrayObject) else [following]
-    return None
-
-
 def _raw_active_content(path: Path) -> str | None:
     """The same look in the raw bytes, as defence in depth.
 
     The object walk sees the document as pypdf reads it. A viewer that repairs a damaged file differently
     (rebuilding a broken cross-reference table, or taking an object pypdf skipped) could find an action
-    the walk never reached; in plain objects its name still shows in the bytes. Names written with #
-    escapes or kept in compressed object streams do not show here, which is why the walk comes first.
+    the walk never reached; in plain objects its name still shows in the bytes, plainly or #-escaped.
+    Names kept in compressed object streams do not show here, which is why the walk comes first.
     """
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return next((reason for marker, reason in RAW_MARKERS if data.find(marker) >= 0), None)
+        found = _RAW_NAME.search(data)  # type: ignore[call-overload]
+        if found is not None:
+            return RAW_MARKERS[found.group(1)]
+        for escaped in _ESCAPED_NAME.finditer(data):  # type: ignore[call-overload]
+            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), escaped.group(1))
+            if name in RAW_MARKERS:
+                return RAW_MARKERS[name]
+    return None
 
 
 def _get(node: DictionaryObject, key: str) -> Any:
     """An entry with its indirect reference resolved (`get` leaves it unresolved)."""
     value = node.get(key)
     return value.get_object() if value is not None else None
-
-
-def _dict(value: Any) -> DictionaryObject | None:
-    value = value.get_object() if value is not None else None
-    return value if isinstance(value, DictionaryObject) else None
-
-
-def _array(value: Any) -> list[Any]:
-    value = value.get_object() if value is not None else None
-    return list(value) if isinstance(value, ArrayObject) else []
-
-
-def _values(value: Any) -> list[Any]:
-    """The entries of an additional-actions (/AA) dictionary."""
-    actions = _dict(value)
-    return list(actions.values()) if actions is not None else []
 
 
 def _too_large(settings: Settings) -> Unprocessable:
