@@ -14,7 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mtb.apidocs import install_api_docs
@@ -41,8 +42,9 @@ from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
 from mtb.materials.storage import make_storage
 from mtb.notifications.api import router as notifications_router
-from mtb.observability import drain_on_signals, observe_request
+from mtb.observability import drain_on_signals, observe_request, record_dependency_failure
 from mtb.observability import router as observability_router
+from mtb.outage import dependency_of, failure_of
 from mtb.qualifications.api import admin_router as qualifications_admin_router
 from mtb.qualifications.api import router as qualifications_router
 from mtb.qualifications.eligibility import eligibility
@@ -70,7 +72,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "not logged in, or the token has ended"), (403, "a role that may not do this"),
         (404, "not found, or not yours to see"), (409, "a state conflict"), (413, "too large"),
         (415, "a file type MTB does not take"), (422, "malformed or incomplete input"),
-        (429, "too many attempts"))}
+        (429, "too many attempts"),
+        (503, "a dependency is unavailable (database_unavailable, storage_unavailable): retry after Retry-After"),
+        (507, "the server's disk is full (disk_full): nothing was saved; try again after Retry-After"))}
 
 _HTTP_CODES = {
     400: ("invalid_request", "请求内容格式不正确"),
@@ -94,7 +98,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 _TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在", 409: "操作未能完成", 413: "文件过大",
-           415: "文件格式不支持", 422: "填写有误", 429: "操作过于频繁", 500: "系统繁忙"}
+           415: "文件格式不支持", 422: "填写有误", 429: "操作过于频繁", 500: "系统繁忙", 503: "服务暂时不可用",
+           507: "存储空间不足"}
 
 
 def _answer(request: Request, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
@@ -108,8 +113,33 @@ def _answer(request: Request, status: int, code: str, detail: str, headers: dict
     if wants_json:
         return _error(status, code, detail, headers, **extra)
     back = "/staff" if request.url.path.startswith("/staff") else "/"
-    return render(request, "error.html", status_code=status, title=_TITLES.get(status, "出错了"), detail=detail,
+    page = render(request, "error.html", status_code=status, title=_TITLES.get(status, "出错了"), detail=detail,
                   code=code, back=back)
+    page.headers.update(headers or {})
+    return page
+
+
+async def answer_failure(request: Request, exc: Exception) -> Response | None:
+    """The answer to an infrastructure failure (outage.py: 503 or 507 with Retry-After), logged once as a
+    warning naming the dependency; None if `exc` is not one."""
+    failure = failure_of(exc)
+    if failure is None:
+        return None
+    _report_failure(request, failure, exc)
+    return _answer(request, failure.status_code, failure.code, failure.detail, failure.headers)
+
+
+def _report_failure(request: Request, failure: MTBError, exc: BaseException) -> None:
+    """One warning line and one count per request a dependency failed (what an operator sees)."""
+    dependency = dependency_of(failure)
+    record_dependency_failure(dependency)
+    log.warning("dependency unavailable", extra={"dependency": dependency, "code": failure.code,
+                                                 "path": request.url.path, "error": _cause_name(exc)})
+
+
+def _cause_name(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc.__cause__
+    return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -119,6 +149,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MTBError)
     async def _mtb_error(request: Request, exc: MTBError) -> Response:
+        if exc.status_code in (503, 507):  # an outage raised as a domain error (storage, direct reader)
+            _report_failure(request, exc, exc)
         return _answer(request, exc.status_code, exc.code, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
@@ -140,8 +172,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("input refused by the database", extra={"error": type(exc.orig).__name__})
         return _answer(request, 422, "invalid_text", "输入内容包含无法处理的字符，请检查后重试")
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> Response:
+        return await answer_failure(request, exc) or await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if (failure := await answer_failure(request, exc)) is not None:
+            return failure
         log.exception("unhandled error", extra={"path": request.url.path})
         return _answer(request, 500, "internal_error", "系统繁忙，请稍后再试")
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from mtb import sqlite_loop
+from mtb.outage import CONNECT_TIMEOUT_SECONDS, POOL_TIMEOUT_SECONDS
 from mtb.sqlite_gate import WriteGate
 from mtb.sqlite_gate import install as install_gate
 
@@ -95,9 +96,14 @@ def create_engine(url: str, *, prepared_statements: bool = True, gate: WriteGate
 
         install_gate(engine, gate or WriteGate())
         return engine
+    # A connection is pinged before use and replaced if it died (a database restart); a connection attempt
+    # and a wait for a free connection are bounded, so a request to an unreachable database is answered
+    # 503 in seconds (outage.py), never held.
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
     if not prepared_statements:
-        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        connect_args["prepare_threshold"] = None
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mtb.outage import failure_of
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 _PARAM = re.compile(r"{(\w+)}")
 
@@ -76,6 +78,8 @@ class HotPaths:
             response = await hot.endpoint(request)
         except Exception as exc:
             handler = self._handler_for(exc)
+            if handler is None and (failure := failure_of(exc)) is not None:
+                exc, handler = failure, self._handler_for(failure)  # 503/507, as the app's handlers answer
             if handler is None:
                 raise  # the server error middleware answers 500 (and logs)
             response = await handler(request, exc)

@@ -32,6 +32,7 @@ from mtb.identity.models import RevokedToken
 from mtb.materials.storage import Storage, make_storage
 from mtb.notifications.service import Message, notify
 from mtb.observability import record_jobs, record_jobs_failure
+from mtb.outage import dependency_of, failure_of
 from mtb.prereview.fasttrack import sweep as sweep_fast_track
 from mtb.prereview.service import run_pending
 from mtb.prereview.service import worker as prereview_worker
@@ -189,7 +190,11 @@ async def _periodically(sessionmaker: async_sessionmaker[AsyncSession], settings
             record_jobs(report)
             if any(vars(report).values()):
                 log.info("jobs ran", extra=vars(report))
-        except Exception:
+        except Exception as exc:
             record_jobs_failure()
-            log.exception("jobs failed; will try again")
+            if (failure := failure_of(exc)) is not None:  # an outage: one line, not a traceback per run
+                log.warning("jobs failed; will try again", extra={"dependency": dependency_of(failure),
+                                                                   "error": type(exc).__name__})
+            else:
+                log.exception("jobs failed; will try again")
         await asyncio.sleep(settings.jobs_interval_seconds)

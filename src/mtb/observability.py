@@ -68,12 +68,19 @@ JOBS_LAST_RUN = Gauge("mtb_jobs_last_run_timestamp_seconds", "When the periodic 
                       multiprocess_mode="max")
 JOBS_ROWS = Counter("mtb_jobs_rows_total", "Rows the periodic jobs acted on", ["job"])
 JOBS_FAILURES = Counter("mtb_jobs_failures_total", "Runs of the periodic jobs that failed")
+DEPENDENCY_FAILURES = Counter(
+    "mtb_dependency_failures_total",
+    "Requests answered 503/507 because a dependency failed (database, storage, disk)", ["dependency"])
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """One answered request: `route` is the route's template (`/api/v1/applications/{application_id}`),
     never the path, so the number of series stays bounded."""
     REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
+
+
+def record_dependency_failure(dependency: str) -> None:
+    DEPENDENCY_FAILURES.labels(dependency).inc()
 
 
 def record_jobs(report: JobReport) -> None:

@@ -18,6 +18,15 @@ from typing import Any, Protocol
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from mtb.outage import CONNECT_TIMEOUT_SECONDS, failure_of
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """A failure of the database (outage.py) as the answer it gets (503 database_unavailable, 507
+    disk_full); any other exception as it is."""
+    failure = failure_of(exc)
+    return exc if failure is None else failure
+
 
 class DirectReader(Protocol):
     async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
@@ -86,11 +95,17 @@ class SqliteReader:
         return self._conn
 
     async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return self.conn.execute(sql, tuple(params)).fetchall()
+        try:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(exc) from exc
 
     async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
-        conn = self.conn
-        return [conn.execute(sql, tuple(params)).fetchall() for sql, params in queries]
+        try:
+            conn = self.conn
+            return [conn.execute(sql, tuple(params)).fetchall() for sql, params in queries]
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(exc) from exc
 
     def uuid_param(self, value: uuid.UUID) -> Any:
         return value.hex
@@ -147,10 +162,15 @@ class PostgresReader:
             raise
 
     async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return (await (await self._pool()).fetch([(self._pg(sql), params)]))[0]
+        return (await self.many([(sql, params)]))[0]
 
     async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
-        return await (await self._pool()).fetch([(self._pg(sql), params) for sql, params in queries])
+        """A server that is down, restarting or cut off answers 503 (outage.py); the connection that saw it
+        is replaced at its next use (Connections.fetch)."""
+        try:
+            return await (await self._pool()).fetch([(self._pg(sql), params) for sql, params in queries])
+        except Exception as exc:
+            raise _unavailable(exc) from exc
 
     def uuid_param(self, value: uuid.UUID) -> Any:
         return value
@@ -204,7 +224,7 @@ class Connections:
 
     @staticmethod
     async def _connect(dsn: str, cache_size: int) -> asyncpg.Connection:
-        return await asyncpg.connect(dsn, statement_cache_size=cache_size)
+        return await asyncpg.connect(dsn, statement_cache_size=cache_size, timeout=CONNECT_TIMEOUT_SECONDS)
 
     async def fetch(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
         """Each statement's rows, on one connection, in order."""

@@ -15,6 +15,7 @@ Every method but `receive` blocks (disk or network): async code calls them in a 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from fastapi import UploadFile
 
 from mtb.errors import MTBError, PayloadTooLarge
+from mtb.outage import DiskFull
 
 if TYPE_CHECKING:
     from mtb.settings import Settings
@@ -35,13 +37,23 @@ CHUNK = 1024 * 1024
 log = logging.getLogger("mtb.storage")
 
 
+STORAGE_RETRY_SECONDS = 10
+
+
 class StorageUnavailable(MTBError):
-    """The storage failed (disk full, bucket unreachable, access denied): the request may be tried again."""
+    """The storage failed (bucket unreachable, access denied, a disk error): the request may be tried again.
+    A full disk is DiskFull (507 disk_full, outage.py)."""
 
     status_code = 503
 
     def __init__(self) -> None:
-        super().__init__("storage_unavailable", "文件存储暂时不可用，请稍后再试")
+        super().__init__("storage_unavailable", "文件存储暂时不可用，请稍后再试",
+                         headers={"Retry-After": str(STORAGE_RETRY_SECONDS)})
+
+
+def _storage_failure(exc: OSError) -> MTBError:
+    """A failed write or read of the local disk: DiskFull when out of space, else StorageUnavailable."""
+    return DiskFull() if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StorageUnavailable()
 
 
 @dataclass(frozen=True)
@@ -152,9 +164,14 @@ class Spool:
         self.tmp = tmp
 
     async def receive(self, upload: UploadFile, *, limit: int) -> Received:
-        """Copy the upload to a temporary file, hashing it; refuse it past `limit` bytes."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
+        """Copy the upload to a temporary file, hashing it; refuse it past `limit` bytes. A spool that cannot
+        take it (disk full: 507 disk_full; another disk error: 503) keeps nothing of it."""
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
+        except OSError as exc:
+            log.error("spooling an upload failed", extra={"spool": str(self.tmp), "error": repr(exc)})
+            raise _storage_failure(exc) from exc
         digest, size = hashlib.sha256(), 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -165,6 +182,10 @@ class Spool:
                                               f"文件过大（每个文件最大 {limit // (1024 * 1024)} MB）")
                     digest.update(chunk)
                     out.write(chunk)
+        except OSError as exc:  # written through `out` (the upload's own reads raise no OSError)
+            os.unlink(name)
+            log.error("spooling an upload failed", extra={"spool": str(self.tmp), "error": repr(exc)})
+            raise _storage_failure(exc) from exc
         except BaseException:
             os.unlink(name)
             raise
@@ -209,7 +230,7 @@ class LocalStorage(Spool):
             return True
         except OSError as exc:
             log.error("storing a file failed", extra={"storage": self.describe(), "error": repr(exc)})
-            raise StorageUnavailable() from exc
+            raise _storage_failure(exc) from exc
         finally:
             received.path.unlink(missing_ok=True)
 
