@@ -25,6 +25,8 @@ from mtb.applications.api import router as applications_router
 from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
 from mtb.catalog.workdays import load_calendar
+from mtb.channels.api import admin_router as channels_admin_router
+from mtb.channels.api import router as channels_router
 from mtb.db import create_engine, create_sessionmaker, is_sqlite
 from mtb.direct.reader import make_reader
 from mtb.edge import Edge
@@ -257,6 +259,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(applications_router)
     app.include_router(catalog_router)
     app.include_router(auth_router)
+    app.include_router(channels_router)
     app.include_router(materials_router)
     app.include_router(cross_region_router)
     app.include_router(notifications_router)
@@ -265,6 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(qualifications_admin_router)
     app.include_router(fhir_router)
     app.include_router(exports_router)
+    app.include_router(channels_admin_router)
     app.include_router(observability_router)
     install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

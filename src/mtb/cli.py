@@ -1,6 +1,6 @@
 """The operators' command line: `mtb db upgrade`, `mtb catalog load`, `mtb insured import`,
 `mtb staff create`, `mtb hospital-key create`, `mtb jobs run`, `mtb doctor`, `mtb backup`, `mtb restore`,
-`mtb keys rotate`, `mtb storage migrate`, `mtb fonts`, `mtb demo`, `mtb serve`.
+`mtb keys rotate`, `mtb storage migrate`, `mtb channel ...`, `mtb fonts`, `mtb demo`, `mtb serve`.
 
 Every failure prints what went wrong to stderr and exits non-zero; nothing half-done is committed.
 """
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.catalog.loader import CatalogInvalid, read_catalog_files
 from mtb.catalog.service import load_catalogs
+from mtb.channels.commands import channel_app
 from mtb.db import create_engine, create_sessionmaker
 from mtb.errors import MTBError
 from mtb.identity.models import StaffRole
@@ -49,6 +50,7 @@ keys_app = typer.Typer(help="Data key rotation", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
 app.add_typer(storage_app, name="storage")
+app.add_typer(channel_app, name="channel")
 
 
 def fail(message: str, code: int = 1) -> None:

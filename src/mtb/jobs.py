@@ -27,6 +27,7 @@ from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
 from mtb.catalog.service import catalog_by_version_id
+from mtb.channels.models import ChannelAssertion
 from mtb.doctor import remove_unreferenced
 from mtb.identity.models import RevokedToken
 from mtb.materials.storage import Storage, make_storage
@@ -165,6 +166,8 @@ async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Set
         report.reminders = await send_reminders(session, day, settings.reminder_days)
     async with sessionmaker() as session, session.begin():
         await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < instant))
+        # A used assertion id past its assertion's expiry: the assertion is refused as expired anyway.
+        await session.execute(delete(ChannelAssertion).where(ChannelAssertion.expires_at < instant))
     async with sessionmaker() as session:
         report.files_removed = await collect_garbage(session, make_storage(settings), instant,
                                                      settings.storage_gc_grace_minutes)

@@ -2,6 +2,7 @@
 
 from mtb.applications.models import Application, ApplicationEvent, CrossRegionFiling, IdempotentResponse
 from mtb.catalog.models import CatalogVersion
+from mtb.channels.models import Channel, ChannelAssertion
 from mtb.db import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, RevokedToken, StaffUser
 from mtb.materials.models import Material
@@ -10,6 +11,9 @@ from mtb.prereview.models import MaterialPrereview
 from mtb.qualifications.models import HospitalKey, Qualification, QualificationEvent, ReminderSent
 from mtb.review.models import QualitySample, ReviewDecision
 
-__all__ = ["Application", "ApplicationEvent", "Base", "CatalogVersion", "CrossRegionFiling",
-           "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material", "MaterialPrereview", "Notification", "HospitalKey", "Qualification", "QualificationEvent", "QualitySample", "ReminderSent",
-           "ReviewDecision", "RevokedToken", "StaffUser"]
+__all__ = [
+    "Application", "ApplicationEvent", "Base", "CatalogVersion", "Channel", "ChannelAssertion",
+    "CrossRegionFiling", "HospitalKey", "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material",
+    "MaterialPrereview", "Notification", "Qualification", "QualificationEvent", "QualitySample",
+    "ReminderSent", "ReviewDecision", "RevokedToken", "StaffUser",
+]

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # so it is kept apart from the token secret.
     data_key: str = DEV_SECRET
     token_lifetime_minutes: int = Field(default=60, ge=1)
+    # Channel login (docs/channels.md): the `aud` a channel's assertion must name, and the longest lifetime
+    # (exp - iat) an assertion may have.
+    channel_audience: str = "mtb"
+    channel_assertion_max_seconds: int = Field(default=300, ge=30, le=3600)
     # Staff sessions end after this long without a request (pages renew the session while in use).
     staff_idle_minutes: int = Field(default=30, ge=1)
     # Uploads one person or clerk may make per minute.
