@@ -10,17 +10,27 @@
 #   deploy/topology.sh revive   start again whatever part is not running (after a test killed one)
 #   deploy/topology.sh status   which parts run
 #   deploy/topology.sh stop     stop every part gracefully (nginx first; MTB finishes what is in flight)
+#   deploy/topology.sh postgres start|stop|restart   the private PostgreSQL (TOPO_FAULTS=1), for fault tests
 #
 # Everything lives in var/topology/ (configuration, logs, pid files, topology.env for the tests). Settings
 # by environment: TOPO_PORT (8100), TOPO_MTB_PORTS ("8101 8102"), TOPO_PGBOUNCER_PORT (6432),
 # TOPO_PG (postgresql://postgres@127.0.0.1:5432), TOPO_DB (mtb_topo), TOPO_STORAGE (s3, or files for a
 # shared directory), MTB_S3_ENDPOINT_URL (unset: a moto server of the topology's own on TOPO_MOTO_PORT, 5057).
+# TOPO_FAULTS=1 (tests/faults) makes the parts a fault test may stop the topology's own: a private
+# PostgreSQL cluster (initdb into var/topology/pg, port TOPO_PG_PORT, 5442; never the machine's cluster,
+# which others use) and a gate in front of moto (tests/faults/tcpgate.py on TOPO_S3_GATE_PORT, 5058) that
+# takes S3 away without losing moto's in-memory objects.
 # Run as root (as CI does), pgbouncer runs as user postgres and nginx's workers as www-data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUN=$ROOT/var/topology
 BIN=$ROOT/.venv/bin
+# Every command after `start` uses the TOPO_ settings `start` was given (unless given others).
+if [ "${1:-}" != start ] && [ -f "$RUN/settings.sh" ]; then
+    # shellcheck source=/dev/null
+    . "$RUN/settings.sh"
+fi
 PORT=${TOPO_PORT:-8100}
 read -r -a MTB_PORTS <<< "${TOPO_MTB_PORTS:-8101 8102}"
 PGB_PORT=${TOPO_PGBOUNCER_PORT:-6432}
@@ -28,7 +38,17 @@ PG=${TOPO_PG:-postgresql://postgres@127.0.0.1:5432}
 DB=${TOPO_DB:-mtb_topo}
 MOTO_PORT=${TOPO_MOTO_PORT:-5057}
 STORAGE=${TOPO_STORAGE:-s3}
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
+FAULTS=${TOPO_FAULTS:-0}
+PG_PORT=${TOPO_PG_PORT:-5442}
+GATE_PORT=${TOPO_S3_GATE_PORT:-5058}
+PGDATA_DIR=$RUN/pg
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ "$FAULTS" = 1 ]; then
+    PG=postgresql://postgres@127.0.0.1:$PG_PORT
+    MOTO_URL=http://127.0.0.1:$GATE_PORT
+else
+    MOTO_URL=http://127.0.0.1:$MOTO_PORT
+fi
 
 say() { echo "topology: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -62,6 +82,44 @@ launch() {  # launch NAME COMMAND...: in the background, output to NAME.log, pid
     echo $! > "$RUN/$name.pid"
 }
 
+pg_port() {  # the port of the PostgreSQL in TOPO_PG (5432 unless it names one)
+    local hostport=${PG#*@}
+    hostport=${hostport%%/*}
+    case $hostport in *:*) echo "${hostport##*:}" ;; *) echo 5432 ;; esac
+}
+
+as_postgres() {  # initdb and postgres refuse to run as root
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+postgres_ctl() {  # postgres_ctl start|stop|restart: the private cluster (TOPO_FAULTS=1)
+    local action=$1
+    case $action in
+        start|restart)
+            as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$RUN/postgres.log" -w -t 60 "$action" -m fast \
+                -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA_DIR" >/dev/null
+            head -1 "$PGDATA_DIR/postmaster.pid" > "$RUN/postgres.pid" ;;
+        stop)
+            as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -w -t 60 stop -m fast >/dev/null
+            rm -f "$RUN/postgres.pid" ;;
+    esac
+}
+
+init_postgres() {  # a fresh private cluster in $PGDATA_DIR
+    [ -n "$PG_BIN" ] || die "no PostgreSQL server binaries under /usr/lib/postgresql"
+    rm -rf "$PGDATA_DIR"
+    mkdir -p "$PGDATA_DIR"
+    touch "$RUN/postgres.log"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$PGDATA_DIR" "$RUN/postgres.log"; fi
+    as_postgres "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null \
+        || die "initdb failed"
+    cat >> "$PGDATA_DIR/postgresql.conf" <<EOF
+# deploy/topology.sh (TOPO_FAULTS=1): a small private cluster
+max_connections = 200
+shared_buffers = 64MB
+EOF
+}
+
 write_configs() {
     mkdir -p "$RUN/nginx/logs"
     local pgb_user="" nginx_user=""
@@ -76,7 +134,7 @@ EOF
 ; Written by deploy/topology.sh. Transaction pooling: a server connection belongs to a client for one
 ; transaction only, so MTB runs with MTB_DATABASE_PREPARED_STATEMENTS=false and no session state.
 [databases]
-$DB = host=127.0.0.1 port=5432 dbname=$DB
+$DB = host=127.0.0.1 port=$(pg_port) dbname=$DB
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -89,6 +147,13 @@ pool_mode = transaction
 default_pool_size = 40
 max_client_conn = 500
 server_reset_query =
+; PostgreSQL restarting or stopped (deploy/pgbouncer.ini.example explains): retry the login every second,
+; give up a connection attempt after 3 s, and answer a client that waited 5 s for a server connection
+; with an error (MTB: 503 database_unavailable) instead of holding it.
+server_login_retry = 1
+server_connect_timeout = 3
+query_wait_timeout = 5
+idle_transaction_timeout = 60
 EOF
     local body_mb
     body_mb=$("$BIN/python" -c "
@@ -106,7 +171,7 @@ print(-(-(Settings().max_upload_bytes + FORM_MARGIN) // 2**20))")
         echo "    access_log $RUN/nginx/logs/access.log;"
         echo "    upstream mtb {"
         for port in "${MTB_PORTS[@]}"; do
-            echo "        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"
+            echo "        server 127.0.0.1:$port max_fails=3 fail_timeout=10s;"
         done
         echo "        keepalive 16;"
         echo "        keepalive_timeout 4s;"
@@ -114,24 +179,40 @@ print(-(-(Settings().max_upload_bytes + FORM_MARGIN) // 2**20))")
         echo "    server {"
         echo "        listen 127.0.0.1:$PORT;"
         echo "        client_max_body_size ${body_mb}m;"
+        echo "        client_header_timeout 10s;"
+        echo "        client_body_timeout 20s;"
+        echo "        send_timeout 30s;"
+        echo "        proxy_http_version 1.1;"
+        echo "        proxy_set_header Connection \"\";"
+        echo "        proxy_set_header Host \$host;"
+        echo "        proxy_set_header X-Forwarded-For \$remote_addr;"
+        echo "        proxy_set_header X-Forwarded-Proto \$scheme;"
+        echo "        proxy_connect_timeout 2s;"
+        echo "        proxy_send_timeout 20s;"
+        echo "        proxy_read_timeout 10s;"
+        echo "        proxy_next_upstream error timeout;"
+        echo "        proxy_next_upstream_tries 2;"
+        echo "        proxy_next_upstream_timeout 15s;"
         echo "        location = /metrics { return 404; }"
+        echo "        location ~ (/materials(/[^/]+)?\$|/form\.pdf\$|/exports/|/fhir/) {"
+        echo "            proxy_pass http://mtb;"
+        echo "            proxy_read_timeout 30s;"
+        echo "        }"
         echo "        location / {"
         echo "            proxy_pass http://mtb;"
-        echo "            proxy_http_version 1.1;"
-        echo "            proxy_set_header Connection \"\";"
-        echo "            proxy_set_header Host \$host;"
-        echo "            proxy_set_header X-Forwarded-For \$remote_addr;"
-        echo "            proxy_set_header X-Forwarded-Proto \$scheme;"
-        echo "            proxy_connect_timeout 2s;"
-        echo "            proxy_send_timeout 60s;"
-        echo "            proxy_read_timeout 60s;"
-        echo "            proxy_next_upstream error timeout;"
-        echo "            proxy_next_upstream_tries 2;"
         echo "        }"
         echo "    }"
         echo "}"
     } > "$RUN/nginx.conf"
     echo "$pgb_user" > "$RUN/pgbouncer.user"
+}
+
+save_settings() {
+    local name
+    for name in TOPO_PORT TOPO_MTB_PORTS TOPO_PGBOUNCER_PORT TOPO_PG TOPO_DB TOPO_MOTO_PORT TOPO_STORAGE \
+        TOPO_FAULTS TOPO_PG_PORT TOPO_S3_GATE_PORT; do
+        if [ -n "${!name:-}" ]; then printf ': "${%s:=%q}"\n' "$name" "${!name}"; fi
+    done > "$RUN/settings.sh"
 }
 
 write_env() {
@@ -166,6 +247,7 @@ MTB_TOPOLOGY_URL=http://127.0.0.1:$PORT
 MTB_TOPOLOGY_STAFF_PASSWORD=topology-staff-$staff
 MTB_TOPOLOGY_DATABASE_URL=${PG/postgresql:/postgresql+psycopg:}/$DB
 MTB_TOPOLOGY_POOLED_URL=postgresql+psycopg://postgres@127.0.0.1:$PGB_PORT/$DB
+MTB_TOPOLOGY_FAULTS=$FAULTS
 MTB_TOPOLOGY_MTB_URLS=$(printf 'http://127.0.0.1:%s ' "${MTB_PORTS[@]}" | sed 's/ $//')
 EOF
 }
@@ -182,6 +264,8 @@ topology_value() { grep "^$1=" "$RUN/topology.env" | cut -d= -f2-; }
 port_of() {
     case $1 in
         moto) echo "$MOTO_PORT" ;;
+        s3gate) echo "$GATE_PORT" ;;
+        postgres) echo "$PG_PORT" ;;
         pgbouncer) echo "$PGB_PORT" ;;
         mtb-*) echo "${MTB_PORTS[$((${1#mtb-} - 1))]}" ;;
         nginx) echo "$PORT" ;;
@@ -198,6 +282,11 @@ start_part() {  # start_part NAME: start one part if it is not running
         moto)
             launch moto "$BIN/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
             wait_port "$MOTO_PORT" 30 || die "moto did not start: $(tail -5 "$RUN/moto.log")" ;;
+        s3gate)
+            launch s3gate "$BIN/python" "$ROOT/tests/faults/tcpgate.py" "$GATE_PORT" "$MOTO_PORT"
+            wait_port "$GATE_PORT" 20 || die "the S3 gate did not start: $(tail -5 "$RUN/s3gate.log")" ;;
+        postgres)
+            postgres_ctl start ;;
         pgbouncer)
             local user
             user=$(cat "$RUN/pgbouncer.user")
@@ -222,7 +311,9 @@ start_part() {  # start_part NAME: start one part if it is not running
 
 parts() {
     local names=()
+    if [ "$FAULTS" = 1 ]; then names+=(postgres); fi
     if [ "$(topology_value MTB_S3_ENDPOINT_URL)" = "$MOTO_URL" ]; then names+=(moto); fi
+    if [ "$FAULTS" = 1 ] && [ "$(topology_value MTB_S3_ENDPOINT_URL)" = "$MOTO_URL" ]; then names+=(s3gate); fi
     names+=(pgbouncer)
     for i in "${!MTB_PORTS[@]}"; do names+=("mtb-$((i + 1))"); done
     names+=(nginx)
@@ -247,13 +338,18 @@ EOF
 
 start() {
     [ -x "$BIN/mtb" ] || die "no $BIN/mtb: run make install first"
-    for part in pgbouncer mtb-1 mtb-2 nginx moto; do
+    for part in pgbouncer mtb-1 mtb-2 nginx moto s3gate postgres; do
         running "$part" && die "$part is running already: deploy/topology.sh stop first"
     done
     mkdir -p "$RUN"
     rm -rf "$RUN/files" "$RUN"/*.log
     write_configs
     write_env
+    save_settings
+    if [ "$FAULTS" = 1 ]; then
+        init_postgres
+        start_part postgres
+    fi
     local direct
     direct=$(topology_value MTB_TOPOLOGY_DATABASE_URL)
     PGOPTIONS="-c client_min_messages=warning" psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 \
@@ -270,7 +366,7 @@ start() {
     done
     for part in $(parts); do
         start_part "$part"
-        if [ "$part" = moto ]; then make_bucket; fi
+        if [ "$part" = s3gate ] || { [ "$part" = moto ] && [ "$FAULTS" != 1 ]; }; then make_bucket; fi
     done
     say "ready; material files in ${STORAGE/files/$RUN/files}"
     echo "MTB_TOPOLOGY_URL=http://127.0.0.1:$PORT"
@@ -283,9 +379,15 @@ revive() {
 
 stop() {
     local pid part pidfile
-    for pidfile in "$RUN/nginx.pid" "$RUN"/mtb-*.pid "$RUN/pgbouncer.pid" "$RUN/moto.pid"; do
+    for pidfile in "$RUN/nginx.pid" "$RUN"/mtb-*.pid "$RUN/pgbouncer.pid" "$RUN/s3gate.pid" "$RUN/moto.pid" \
+        "$RUN/postgres.pid"; do
         part=$(basename "$pidfile" .pid)
         pid=$(cat "$pidfile" 2>/dev/null) || continue
+        kill -CONT "$pid" 2>/dev/null || true  # a test may have left it stopped (SIGSTOP)
+        if [ "$part" = postgres ]; then
+            postgres_ctl stop && say "postgres stopped"
+            continue
+        fi
         if kill -0 "$pid" 2>/dev/null; then
             # nginx: SIGQUIT is its graceful stop (answers what it has); MTB and the rest: SIGTERM.
             if [ "$part" = nginx ]; then kill -QUIT "$pid"; else kill -TERM "$pid"; fi
@@ -314,5 +416,8 @@ case "${1:-}" in
     revive) revive ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 start|revive|status|stop" >&2; exit 2 ;;
+    postgres)
+        [ "$FAULTS" = 1 ] || die "the topology's PostgreSQL is not its own: start it with TOPO_FAULTS=1"
+        postgres_ctl "${2:?start, stop or restart}" ;;
+    *) echo "usage: $0 start|revive|status|stop|postgres start|stop|restart" >&2; exit 2 ;;
 esac

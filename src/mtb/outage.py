@@ -33,9 +33,11 @@ from mtb.errors import MTBError
 DATABASE_RETRY_SECONDS = 5
 DISK_FULL_RETRY_SECONDS = 60
 # How long a connection attempt may take (PostgreSQL or PgBouncer, psycopg and asyncpg alike), and how
-# long a request waits for a connection of the session pool before it is answered 503.
+# long a request waits for a connection of the session pool before it is answered 503. Both well under
+# nginx's proxy_read_timeout (10 s, deploy/nginx.conf.example): a request held longer would be a timeout
+# there, which counts against the process (and could take every process out of the upstream).
 CONNECT_TIMEOUT_SECONDS = 5
-POOL_TIMEOUT_SECONDS = 10
+POOL_TIMEOUT_SECONDS = 5
 
 _SQLITE_FULL = 13  # SQLITE_FULL
 _SQLITE_UNAVAILABLE = frozenset({5, 6, 10, 14})  # BUSY, LOCKED, IOERR, CANTOPEN

@@ -187,7 +187,7 @@ class PostgresReader:
         if opening is not None:
             try:
                 connections = await opening
-            except Exception:  # they never opened: nothing to close
+            except Exception:  # noqa: BLE001, S110  (they never opened: nothing to close)
                 pass
             else:
                 await connections.close()
