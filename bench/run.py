@@ -3,7 +3,9 @@
     .venv/bin/python bench/run.py --url sqlite+aiosqlite:///var/bench/mtb.sqlite3 --size 100000
 
 Starts the server itself (`mtb serve`, 1 worker, 127.0.0.1, a free port; MTB_SCHEDULER_ENABLED=false,
-MTB_LOG_LEVEL=WARNING, MTB_UPLOADS_PER_MINUTE high) and measures, with wrk (2 threads, `--connections`)
+MTB_UPLOADS_PER_MINUTE high) in the configuration the README ships: the JSON access log at INFO, one line
+per request, written to a file (`--server-log`, as a service manager or container runtime collects it).
+`--log-level WARNING` gives the figures without the access log. It measures, with wrk (2 threads, `--connections`)
 when installed or an asyncio httpx client otherwise:
   (a) bare ASGI app (bench/bare_asgi.py, same uvicorn options)   (b) GET /api/v1/health
   (c) GET /api/v1/applications/{id}/status as its applicant      (d) GET /api/v1/eligibility (X-Api-Key)
@@ -60,13 +62,16 @@ def rss_mb(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, argv: list[str], env: dict[str, str], port: int) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path) -> None:
         self.port, self.base = port, f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        # A file, never an unread pipe: with the access log on, a full pipe would stop the server.
+        with log.open("ab") as stderr:
+            self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(f"server exited: {log.read_bytes().decode(errors='replace')[-2000:]}")
             try:
                 httpx.get(self.base + "/", timeout=1)
                 return
@@ -342,20 +347,29 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--only", default="abcdef", help="which benchmarks to run, e.g. 'bcd'")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--log-level", default=None,
+                   help="MTB_LOG_LEVEL for the server (default: as shipped, INFO with the access log)")
+    p.add_argument("--server-log", type=Path, default=ROOT / "var" / "bench" / "server.log",
+                   help="where the server's log lines go (appended)")
     args = p.parse_args()
 
     env = {**os.environ, "MTB_DATABASE_URL": args.url, "MTB_SCHEDULER_ENABLED": "false",
-           "MTB_LOG_LEVEL": "WARNING", "MTB_UPLOADS_PER_MINUTE": "100000", "MTB_STORAGE_PATH": args.storage,
+           "MTB_UPLOADS_PER_MINUTE": "100000", "MTB_STORAGE_PATH": args.storage,
            "MTB_LOGIN_MAX_FAILURES_PER_CLIENT": "100000"}
+    env.pop("MTB_LOG_LEVEL", None)
+    if args.log_level:
+        env["MTB_LOG_LEVEL"] = args.log_level
     os.environ.update({k: env[k] for k in ("MTB_DATABASE_URL", "MTB_STORAGE_PATH")})
     catalogs = gen.reference_catalogs(ROOT / "data" / "catalog")
     results: dict[str, Any] = {"size": args.size, "database": sync_url(args.url).split(":")[0],
                                "connections": args.connections, "seconds": args.seconds, "workers": args.workers,
-                               "tool": "wrk" if shutil.which("wrk") else "httpx", "cpus": os.cpu_count()}
+                               "tool": "wrk" if shutil.which("wrk") else "httpx", "cpus": os.cpu_count(),
+                               "log_level": args.log_level or "INFO (as shipped)"}
     rows: dict[str, dict[str, Any]] = {}
     if "a" in args.only:
         port = free_port()
-        srv = Server([str(BIN / "python"), str(ROOT / "bench" / "bare_asgi.py"), "--port", str(port)], env, port)
+        srv = Server([str(BIN / "python"), str(ROOT / "bench" / "bare_asgi.py"), "--port", str(port)], env, port,
+                     args.server_log)
         try:
             rows["a"] = load_test(srv.base, [("/", {})], connections=args.connections, seconds=args.seconds,
                                   pid=srv.proc.pid)
@@ -364,7 +378,7 @@ def main() -> None:
     prep = asyncio.run(prepare(args.url, args.size, args.submissions if "f" in args.only else 0))
     port = free_port()
     srv = Server([str(BIN / "mtb"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                  "--workers", str(args.workers)], env, port)
+                  "--workers", str(args.workers)], env, port, args.server_log)
     rss: list[float] = [rss_mb(srv.proc.pid)]
     results["rss_start_mb"] = rss[0]
     try:
@@ -422,7 +436,8 @@ def main() -> None:
     base_rps = rows.get("b", {}).get("rps")
     base_cpu = rows.get("b", {}).get("server_cpu_us_per_request")
     lines = [f"size={args.size} applications, db={results['database']}, workers={args.workers}, "
-             f"tool={results['tool']} c={args.connections} {args.seconds}s, cpus={os.cpu_count()}",
+             f"tool={results['tool']} c={args.connections} {args.seconds}s, cpus={os.cpu_count()}, "
+             f"log={results['log_level']}",
              "| benchmark | req/s | p50 ms | p99 ms | ratio to (b) | server CPU µs/req | CPU ratio to (b) | non-2xx "
              "| target | met |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from mtb import timeutil
 from mtb.app import create_app
-from mtb.identity import idnumber
-from mtb.logs import mask_ids
+from mtb.logs import find_ids, mask_ids
 from mtb.migrate import upgrade
 from mtb.models import Base
 from mtb.settings import Settings, get_settings
@@ -145,9 +143,8 @@ def clock() -> Iterator[Clock]:
 
 class _IdNumberWatch(logging.Handler):
     """Sees every log record of the test session, raw (before any masking formatter), and remembers any
-    that carries a full, valid resident ID number."""
-
-    pattern = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+    that carries a valid resident ID number, however written (`mtb.logs.find_ids`: separators, URL
+    encodings, full-width digits, 15-digit legacy numbers)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
@@ -160,10 +157,9 @@ class _IdNumberWatch(logging.Handler):
         if record.name.startswith(self.clients):
             return
         texts = [record.getMessage(), *(str(v) for k, v in vars(record).items() if k not in ("msg", "args"))]
-        for text in texts:
-            for number in self.pattern.findall(text):
-                if idnumber.is_valid(number.upper()):
-                    self.offenders.append(f"{record.name}: {mask_ids(text[:120])!r}")
+        for value in texts:
+            if next(find_ids(value), None) is not None:
+                self.offenders.append(f"{record.name}: {mask_ids(value[:160])!r}")
 
 
 @pytest.fixture(scope="session", autouse=True)

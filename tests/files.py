@@ -445,3 +445,41 @@ HARMLESS_PDFS: dict[str, Callable[[], bytes]] = {
         b"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /BS << /S /D >> /A << /S /GoTo /D [3 0 R /Fit] >> >>"),
     "goto-everywhere-in-object-stream": lambda: pdf_with_action("next-array", GOTO, spelling="object-stream"),
 }
+
+
+def pdf_with_page_boxes(*pages: bytes, tree: bytes = b"") -> bytes:
+    """A hand-written PDF whose pages carry the given entries (e.g. b"/MediaBox [0 0 5000 5000]"); `tree`
+    adds entries to the /Pages node (inherited by every page). Each page draws one line of text, so a
+    renderer has something to do. A 1-page one is about 500 bytes."""
+    count = len(pages)
+    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(count))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d %s >>" % (kids, count, tree),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    text = b"BT /F1 24 Tf 72 72 Td (diagnosis) Tj ET"
+    for entries in pages:
+        objects.append(b"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R %s >>"
+                       % (len(objects) + 2, entries))
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text))
+    return raw_pdf(*objects)
+
+
+# Page sizes a renderer would make into giant bitmaps (issue 16, item 5): refused at upload.
+GIANT_PAGES: dict[str, Callable[[], bytes]] = {
+    "mediabox-5000": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 5000 5000]"),
+    "mediabox-14400": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 14400 14400]"),
+    "mediabox-long-strip": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 200 7200]"),
+    "mediabox-negative-origin": lambda: pdf_with_page_boxes(b"/MediaBox [-4000 -4000 595 842]"),
+    "mediabox-inherited": lambda: pdf_with_page_boxes(b"", tree=b"/MediaBox [0 0 7200 7200]"),
+    "cropbox-larger": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 595 842] /CropBox [0 0 9000 9000]"),
+    "userunit-10": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 842 1191] /UserUnit 10"),
+    "second-page-giant": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 6000 6000]"),
+    "real-numbers": lambda: pdf_with_page_boxes(b"/MediaBox [0.0 0.0 1300.5 842.25]"),
+}
+# What scanners and exporters make: accepted.
+SCANNED_PAGES: dict[str, Callable[[], bytes]] = {
+    "a4": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 595 842]"),
+    "a3": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 842 1191]"),
+    "a3-landscape-inherited": lambda: pdf_with_page_boxes(b"", tree=b"/MediaBox [0 0 1191 842]"),
+    "a3-with-scanner-margin": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 900 1280] /Rotate 90"),
+    "letter-offset-origin": lambda: pdf_with_page_boxes(b"/MediaBox [-36 -36 576 756] /CropBox [0 0 612 792]"),
+}

@@ -4,6 +4,7 @@ finish, and exits 0; several workers share one socket and one metrics view."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import anyio
 import httpx
 from anyio.abc import Process
 
+from mtb.logs import find_ids
 from mtb.materials.models import Material
 from mtb.materials.storage import make_storage
 from mtb.settings import Settings
@@ -134,3 +136,34 @@ async def test_workers_share_the_socket_and_the_metrics(settings: Settings, tmp_
     assert all("mtb_review_queue_depth" in s.text and "mtb_jobs_failures_total" in s.text for s in scrapes)
     assert code == 0
     assert not [d for d in ours if d.exists()]  # and removed at the end
+
+
+async def test_the_shipped_log_has_one_masked_json_line_per_request(settings: Settings, tmp_path: Path) -> None:
+    """`mtb serve` at the shipped INFO level: every request makes exactly one access line (the Edge's;
+    uvicorn's own, with the raw query string, stays off), JSON, with the query string, and no ID number in
+    any spelling reaches the file (issue 16, item 10)."""
+    spelled = ["110105198001019010", "1101 0519 8001 0190 10", "110105-19800101-9010", "110105+19800101+9010",
+               "110105%2019800101%209010", "%31%31%30%31%30%35%31%39%38%30%30%31%30%31%39%30%31%30",
+               "110105800101901"]
+    log = tmp_path / "server.log"
+    process, url = await serve(log, MTB_LOG_LEVEL="INFO", MTB_SCHEDULER_ENABLED="false")
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            for text in spelled:
+                await client.get(f"/api/v1/eligibility?id_number={text}&disease_code=X",
+                                 headers={"X-Api-Key": "not-a-key"})
+                await client.get(f"/api/v1/no-such-route/{text}")
+        os.kill(process.pid, signal.SIGTERM)
+        with anyio.fail_after(30):
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]
+    asked = [line for line in lines if line["event"] == "request" and line["path"] != "/api/v1/health"]
+    assert len(asked) == 2 * len(spelled)
+    assert all(line["query"].startswith("id_number=110105") for line in asked[::2]), asked[::2]
+    assert list(find_ids(text)) == [], text[-2000:]
+    assert "19800101" not in text.replace("%", "") and "800101901" not in text

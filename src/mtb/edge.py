@@ -1,5 +1,6 @@
 """What every HTTP answer gets on its way out, in one pure ASGI layer: security headers, the renewed
-page session cookie, the access log line and the request metrics.
+page session cookie, the access log line (method, path, query string, status, milliseconds; ID numbers
+masked as the line is made) and the request metrics.
 
 Caching: every answer but the static assets is `Cache-Control: no-store` unless it says otherwise
 (application JSON, /me, the login answer, eligibility, FHIR, pages and errors all carry personal data
@@ -21,6 +22,7 @@ from http.cookies import SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mtb.deprecation import EXTENSION, deprecation_headers
+from mtb.logs import mask_ids
 
 log = logging.getLogger("mtb.app")
 
@@ -104,5 +106,9 @@ class Edge:
             if self.observe is not None:
                 self.observe(scope["method"], template, status, seconds)
             if log.isEnabledFor(logging.INFO):
-                log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
-                                           "ms": round(seconds * 1000, 1)})
+                fields = {"method": scope["method"], "path": mask_ids(scope["path"]), "status": status,
+                          "ms": round(seconds * 1000, 1)}
+                query = scope.get("query_string")
+                if query:  # masked here, so not even the record holds an ID number a client sent
+                    fields["query"] = mask_ids(query.decode("latin-1"))
+                log.info("request", extra=fields)

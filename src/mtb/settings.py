@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_files_per_application: int = Field(default=20, ge=1)
     max_pdf_pages: int = Field(default=50, ge=1)
+    # Longest side of a PDF page (its MediaBox and CropBox, times /UserUnit), in points (1/72 inch). A3,
+    # the largest sheet a document scanner takes, is 842 x 1191; 1300 leaves room for a scanner's margin.
+    max_pdf_page_points: int = Field(default=1300, ge=100, le=14400)
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     min_image_side: int = Field(default=600, ge=1)
     reason_codes_path: Path = Path("data/review/reason-codes.yaml")

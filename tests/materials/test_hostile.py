@@ -27,6 +27,7 @@ from mtb.settings import Settings
 from tests.applications.helpers import BEIJING_SELF, create, upload
 from tests.factories import Seed
 from tests.files import (
+    GIANT_PAGES,
     HARMLESS_PDFS,
     HOSTILE_PDFS,
     IMAGE_VARIANTS,
@@ -127,6 +128,8 @@ CORPUS = [
     # structures that use the same names.
     *(Case(f"pdf-{name}", content, b"report.pdf", 422, "pdf_active_content") for name, content in HOSTILE_PDFS.items()),
     *(Case(f"pdf-{name}", content, b"report.pdf", 201, None, "report.pdf") for name, content in HARMLESS_PDFS.items()),
+    # Tiny files declaring pages larger than a scanned A3 sheet (issue 16, item 5).
+    *(Case(f"pdf-page-{name}", content, b"scan.pdf", 422, "pdf_page_too_large") for name, content in GIANT_PAGES.items()),
 ]
 
 

@@ -86,7 +86,7 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
             reader = PdfReader(path, strict=False)
             if reader.is_encrypted:
                 raise Unprocessable("pdf_encrypted", "PDF 文件已加密或设置了密码，请上传未加密的文件")
-            pages = _pages(reader, settings.max_pdf_pages)
+            pages = _pages(reader, settings.max_pdf_pages, settings.max_pdf_page_points)
             active = active_content(reader)
     except Unprocessable:
         raise
@@ -101,28 +101,34 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
     return Inspection("application/pdf", "pdf", pages=len(pages))
 
 
-def _pages(reader: PdfReader, limit: int) -> list[DictionaryObject]:
-    """The page dictionaries, in order, as pypdf would flatten them, refused past `limit` pages.
+def _pages(reader: PdfReader, limit: int, max_points: int = 14400) -> list[DictionaryObject]:
+    """The page dictionaries, in order, as pypdf would flatten them, refused past `limit` pages or when a
+    page is larger than `max_points` on a side.
 
     Walked here rather than by `len(reader.pages)`: a small file can describe a tree of 10^9 pages by
     listing one /Pages node many times in /Kids (or loop back to an ancestor), and /Count can lie. This
     walk stops at the first page over the limit, and at a budget of intermediate nodes that no real tree
     of `limit` pages needs. Only dictionaries are read: no content stream is decoded.
+
+    A page's size is what a viewer renders: its /MediaBox and /CropBox (its own or inherited from a
+    /Pages node above it) times its /UserUnit. A 500-byte file can declare a 14400-point page, which a
+    renderer makes into a bitmap of hundreds of megabytes; no scanned document is larger than A3.
     """
     root = _get(reader.root_object, "/Pages")
     if not isinstance(root, DictionaryObject):
         raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
     pages: list[DictionaryObject] = []
     intermediate = 0
-    stack: list[Iterator[Any]] = [iter([root])]
+    stack: list[tuple[Iterator[Any], dict[str, Any]]] = [(iter([root]), {})]
     while stack:
-        kid = next(stack[-1], None)
+        kid = next(stack[-1][0], None)
         if kid is None:
             stack.pop()
             continue
         node = kid.get_object()
         if not isinstance(node, DictionaryObject) or not node:
             continue  # pypdf skips these too
+        inherited = stack[-1][1] | {k: node[k] for k in _INHERITED_BOXES if k in node}
         kind = _get(node, "/Type")
         if kind == "/Pages" or (kind is None and "/Kids" in node):
             intermediate += 1
@@ -131,12 +137,33 @@ def _pages(reader: PdfReader, limit: int) -> list[DictionaryObject]:
             kids = _get(node, "/Kids")
             if not isinstance(kids, ArrayObject):
                 raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
-            stack.append(iter(kids))
+            stack.append((iter(kids), inherited))
         elif kind in ("/Page", None):
+            _check_page_size(node, inherited, max_points)
             pages.append(node)
             if len(pages) > limit:
                 raise Unprocessable("pdf_too_many_pages", f"PDF 文件页数过多（最多 {limit} 页）")
     return pages
+
+
+_INHERITED_BOXES = ("/MediaBox", "/CropBox")
+
+
+def _check_page_size(page: DictionaryObject, boxes: dict[str, Any], max_points: int) -> None:
+    unit = _get(page, "/UserUnit")
+    scale = float(unit) if unit is not None else 1.0
+    if not 0 < scale <= 75_000:
+        raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
+    for value in boxes.values():
+        box = value.get_object()
+        if not isinstance(box, ArrayObject) or len(box) != 4:
+            raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
+        x1, y1, x2, y2 = (float(n.get_object()) for n in box)
+        if max(abs(x2 - x1), abs(y2 - y1)) * scale > max_points:
+            raise Unprocessable(
+                "pdf_page_too_large",
+                f"PDF 页面尺寸过大（最大边长 {max_points * 25.4 / 72:.0f} 毫米，A3 纸为 297×420 毫米），"
+                "请按实际纸张大小扫描或导出后上传")
 
 
 def _raw_active_content(path: Path) -> str | None:

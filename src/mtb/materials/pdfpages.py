@@ -1,25 +1,59 @@
-"""PDF pages as images, rendered with pdfium, for the staff viewer and the pre-review."""
+"""PDF pages as images, rendered with pdfium, for the staff viewer and the pre-review.
+
+Every render is bounded whatever the page says: at most `MAX_RENDER_PIXELS` (the scale is lowered for
+a page too large for it; uploads refuse such pages, but a file stored before that rule, or a page box
+pypdf read differently from pdfium, must not make a bitmap of hundreds of megabytes), and a caller
+waits at most `LOCK_WAIT_SECONDS` for its turn (`RenderBusy` then: the viewer answers 503 with
+Retry-After, the pre-review tries again later).
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
 from PIL import Image
 
+from mtb.errors import MTBError
+
 # pdfium is not thread-safe: two pages rendered at once in worker threads crash the process
 # ("double free or corruption", seen when the viewer loads a PDF's pages in parallel). One at a time,
 # across the viewer and the pre-review.
 _PDFIUM = threading.Lock()
+# An A3 page at the pre-review's 144 dpi is 1684 x 2382 (4 Mpx); the viewer's A3 at 1.4 x 72 dpi 2 Mpx.
+MAX_RENDER_PIXELS = 6_000_000
+LOCK_WAIT_SECONDS = 20.0
+
+
+class RenderBusy(MTBError):
+    """Other renders held the renderer for longer than a caller waits: try again shortly."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("render_busy", "页面图像正在生成，请稍后再试", headers={"Retry-After": "5"})
+
+
+def render_scale(width_points: float, height_points: float, scale: float) -> float:
+    """`scale`, lowered so that the page's bitmap stays within MAX_RENDER_PIXELS."""
+    area = max(width_points, 1.0) * max(height_points, 1.0)
+    return min(scale, math.sqrt(MAX_RENDER_PIXELS / area))
 
 
 def render_page(path: Path, number: int, *, scale: float) -> Image.Image:
-    """Page `number` (from 1) of the PDF at `path`, at `scale` × 72 dpi."""
+    """Page `number` (from 1) of the PDF at `path`, at `scale` × 72 dpi or less (see the module)."""
     import pypdfium2 as pdfium
 
-    with _PDFIUM:
+    if not _PDFIUM.acquire(timeout=LOCK_WAIT_SECONDS):
+        raise RenderBusy
+    try:
         document = pdfium.PdfDocument(path)
         try:
-            return document[number - 1].render(scale=scale).to_pil()
+            page = document[number - 1]
+            width, height = page.get_size()
+            return page.render(scale=render_scale(width, height, scale)).to_pil()
         finally:
             document.close()
+    finally:
+        _PDFIUM.release()
