@@ -357,6 +357,8 @@ def main() -> None:
            "MTB_UPLOADS_PER_MINUTE": "100000", "MTB_STORAGE_PATH": args.storage,
            "MTB_LOGIN_MAX_FAILURES_PER_CLIENT": "100000"}
     env.pop("MTB_LOG_LEVEL", None)
+    args.server_log.parent.mkdir(parents=True, exist_ok=True)
+    args.server_log.write_bytes(b"")  # this run's lines only
     if args.log_level:
         env["MTB_LOG_LEVEL"] = args.log_level
     os.environ.update({k: env[k] for k in ("MTB_DATABASE_URL", "MTB_STORAGE_PATH")})
