@@ -17,7 +17,7 @@
 # TOPO_PG (postgresql://postgres@127.0.0.1:5432), TOPO_DB (mtb_topo), TOPO_STORAGE (s3, or files for a
 # shared directory), MTB_S3_ENDPOINT_URL (unset: a moto server of the topology's own on TOPO_MOTO_PORT, 5057).
 # TOPO_FAULTS=1 (tests/faults) makes the parts a fault test may stop the topology's own: a private
-# PostgreSQL cluster (initdb into var/topology/pg, port TOPO_PG_PORT, 5442; never the machine's cluster,
+# PostgreSQL cluster (initdb into var/topology/pg or TOPO_PGDATA, port TOPO_PG_PORT, 5442; never the machine's cluster,
 # which others use) and a gate in front of moto (tests/faults/tcpgate.py on TOPO_S3_GATE_PORT, 5058) that
 # takes S3 away without losing moto's in-memory objects.
 # Run as root (as CI does), pgbouncer runs as user postgres and nginx's workers as www-data.
@@ -41,7 +41,12 @@ STORAGE=${TOPO_STORAGE:-s3}
 FAULTS=${TOPO_FAULTS:-0}
 PG_PORT=${TOPO_PG_PORT:-5442}
 GATE_PORT=${TOPO_S3_GATE_PORT:-5058}
-PGDATA_DIR=$RUN/pg
+# The private cluster's directory belongs to user postgres, who must reach it: under var/topology when
+# postgres can get into this checkout, else under /var/tmp (a checkout in root's home).
+PGDATA_DIR=${TOPO_PGDATA:-$RUN/pg}
+if [ -z "${TOPO_PGDATA:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+    PGDATA_DIR=/var/tmp/mtb-topology-pg-$PG_PORT
+fi
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ "$FAULTS" = 1 ]; then
     PG=postgresql://postgres@127.0.0.1:$PG_PORT
@@ -96,7 +101,7 @@ postgres_ctl() {  # postgres_ctl start|stop|restart: the private cluster (TOPO_F
     local action=$1
     case $action in
         start|restart)
-            as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$RUN/postgres.log" -w -t 60 "$action" -m fast \
+            as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 "$action" -m fast \
                 -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA_DIR" >/dev/null
             head -1 "$PGDATA_DIR/postmaster.pid" > "$RUN/postgres.pid" ;;
         stop)
@@ -109,8 +114,7 @@ init_postgres() {  # a fresh private cluster in $PGDATA_DIR
     [ -n "$PG_BIN" ] || die "no PostgreSQL server binaries under /usr/lib/postgresql"
     rm -rf "$PGDATA_DIR"
     mkdir -p "$PGDATA_DIR"
-    touch "$RUN/postgres.log"
-    if [ "$(id -u)" = 0 ]; then chown postgres: "$PGDATA_DIR" "$RUN/postgres.log"; fi
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$PGDATA_DIR"; fi
     as_postgres "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null \
         || die "initdb failed"
     cat >> "$PGDATA_DIR/postgresql.conf" <<EOF
@@ -210,7 +214,7 @@ print(-(-(Settings().max_upload_bytes + FORM_MARGIN) // 2**20))")
 save_settings() {
     local name
     for name in TOPO_PORT TOPO_MTB_PORTS TOPO_PGBOUNCER_PORT TOPO_PG TOPO_DB TOPO_MOTO_PORT TOPO_STORAGE \
-        TOPO_FAULTS TOPO_PG_PORT TOPO_S3_GATE_PORT; do
+        TOPO_FAULTS TOPO_PG_PORT TOPO_S3_GATE_PORT TOPO_PGDATA; do
         if [ -n "${!name:-}" ]; then printf ': "${%s:=%q}"\n' "$name" "${!name}"; fi
     done > "$RUN/settings.sh"
 }

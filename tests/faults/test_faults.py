@@ -85,6 +85,7 @@ class Journey:
     uploads: dict[str, str] = field(default_factory=dict)  # material id -> sha256, answered 201
     submit_sent: bool = False
     submitted: bool = False  # answered 200
+    upload_unanswered: bool = False  # an upload got no answer: it may or may not have been stored
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Load:
             r = await self.send(client, "upload", "POST", f"/api/v1/applications/{j.app_id}/materials",
                                 headers=j.headers, data={"kind": kind}, files={"file": (name, content, mime)})
             if r is None or r.status_code != 201:
+                j.upload_unanswered = r is None
                 return False
             j.uploads[r.json()["id"]] = hashlib.sha256(content).hexdigest()
         j.submit_sent = True
@@ -546,6 +548,9 @@ async def test_faults_under_load(topology: Topology, db: Engine, tmp_path: Path)
     with db.connect() as conn:
         statuses = dict(conn.execute(text("SELECT id::text, status FROM applications WHERE id = ANY(:ids)"),
                                      {"ids": [uuid.UUID(j.app_id) for j in load.journeys if j.app_id]}).all())
+        rows = dict(conn.execute(text("SELECT application_id::text, count(*) FROM materials "
+                                      "WHERE application_id = ANY(:ids) GROUP BY application_id"),
+                                 {"ids": [uuid.UUID(j.app_id) for j in load.journeys if j.app_id]}).all())
         lapsed = conn.execute(text(
             "SELECT a.id::text, count(e.created_at), min(e.created_at) FROM applications a "
             "LEFT JOIN application_events e ON e.application_id = a.id AND e.action = 'claim_lapsed' "
@@ -567,6 +572,10 @@ async def test_faults_under_load(topology: Topology, db: Engine, tmp_path: Path)
     assert all_statuses[500] == 0, [r["codes"] for r in rows]
     assert lost_submissions == 0, totals
     assert served_ok == len(uploads), totals
+    # An upload refused (503, 507) left no row: each application has the materials answered 201, no more.
+    extra_rows = [j.app_id for j in load.journeys if j.app_id and not j.upload_unanswered
+                  and rows.get(j.app_id, 0) != len(j.uploads)]
+    assert extra_rows == [], extra_rows
     assert set(resent) <= {200}, totals
     assert leftovers == [], leftovers
     assert doctor.returncode == 0, doctor.stdout[-2000:] + doctor.stderr[-2000:]
