@@ -70,6 +70,8 @@ UNAVAILABLE: list[BaseException] = [
     asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
     asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.exceptions.InterfaceError("connection is closed"),
+    # Seen under load while PgBouncer dropped connections: the connection is replaced at its next use.
+    asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
     ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
     ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
     TimeoutError(),

@@ -103,6 +103,8 @@ def _one(exc: BaseException) -> type[MTBError] | None:
         return DatabaseUnavailable  # no connection (refused, closed, PgBouncer's own refusals)
     if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError):
         return DatabaseUnavailable
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):  # a connection left mid-protocol by a cut
+        return DatabaseUnavailable
     if isinstance(exc, ConnectionError | TimeoutError):  # refused, reset; a connect that timed out
         return DatabaseUnavailable
     if isinstance(exc, sa_exc.TimeoutError):  # the session pool had no connection free in time
