@@ -366,7 +366,7 @@ def person_values(start: int, stop: int, data_key: str, null: str | None) -> lis
         o.update(h.digest())
         rows.append((
             f"{prefix}{i:024x}", names[i % n_names], o.hexdigest(),
-            b64(nonce + aes.encrypt(nonce, raw, b"id")).decode(), f"{number[:6]}********{number[-4:]}",
+            b64(nonce + aes.encrypt(nonce, raw, b"id")).decode(), idnumber.mask(number),
             day_iso[day], "C" + number[-8:], "employee" if i % 3 else "resident", region, "active",
             created, created))
     return rows

@@ -24,7 +24,7 @@ async def test_real_name_login_returns_token_and_masked_person(client: httpx.Asy
     assert response.status_code == 200
     data = response.json()
     assert data["token_type"] == "bearer" and data["expires_in"] == 3600
-    assert data["person"]["id_number_masked"] == "110105********9010"
+    assert data["person"]["id_number_masked"] == "**************9010"
     assert zhang.id_number not in response.text
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {data['access_token']}"})
     assert me.status_code == 200

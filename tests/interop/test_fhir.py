@@ -105,10 +105,9 @@ async def test_bundle_of_an_approved_application(client: httpx.AsyncClient, seed
     assert request["insurer"]["identifier"]["value"] == "110000"
 
     (patient,) = by_type["Patient"]
-    masked = f"110105********{zhang.id_number[-4:]}"
+    masked = f"**************{zhang.id_number[-4:]}"
     assert patient["identifier"][0]["value"] == zhang.row.id_number_masked == masked
-    assert (patient["name"][0]["text"], patient["gender"], patient["birthDate"]) == ("张三", "male",
-                                                                                   "1980-01-01")
+    assert (patient["name"][0]["text"], patient["gender"], patient["birthDate"]) == ("张三", "male", "1980")
     assert patient["extension"][0]["valueCoding"]["code"] == "110000"
 
     (coverage,) = by_type["Coverage"]

@@ -59,11 +59,29 @@ def _birth_place_known(place: str, year: int, number: str) -> bool:
 _places: dict[tuple[str, int], bool] = {}
 
 
+# What a masked number shows: its last four characters only (the end of the sequence code, whose last
+# digit is the sex, and the check digit). Nothing MTB shows next to it may complete it: never the birth
+# date (a birth year at most), and not the place of birth either (the first six digits): with the place
+# known and the birth date shown, the old mask `110105********0021` was the full number. With what a
+# reader sees now (the birth year, the insured region), a masked number has hundreds of candidates or,
+# in a one-county region, at least ~33 (365 days / 11 check digits); tests/security/test_id_completion.py.
+MASK_SHOWN = 4
+
+
 def mask(number: str) -> str:
-    """`110105194912310021` → `110105********0021`."""
+    """`110105194912310021` → `**************0021`. Also re-masks an older or foreign masked form of
+    18 characters (`110105********0021` → `**************0021`)."""
     if len(number) != 18:
         return "*" * len(number)
-    return f"{number[:6]}********{number[-4:]}"
+    return "*" * (18 - MASK_SHOWN) + number[-MASK_SHOWN:]
+
+
+def masks_agree(a: str, b: str) -> bool:
+    """Whether two masked (or full) forms of 18 characters can be the same number: they agree wherever
+    both show a character, and both show at least the last four."""
+    if len(a) != 18 or len(b) != 18 or "*" in a[-MASK_SHOWN:] + b[-MASK_SHOWN:]:
+        return False
+    return all(x == y for x, y in zip(a.upper(), b.upper(), strict=True) if x != "*" and y != "*")
 
 
 def region_name(code: str) -> str | None:

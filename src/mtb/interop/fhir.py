@@ -115,7 +115,8 @@ def patient(person: InsuredPerson) -> Resource:
         "active": person.status == "active",
         "name": [{"use": "official", "text": person.name}],
         "gender": sex_of(person.id_number_masked) or "unknown",
-        "birthDate": person.birth_date.isoformat(),
+        # The year only (a FHIR partial date): with the day, the masked number could be completed.
+        "birthDate": f"{person.birth_date.year:04d}",
         "managingOrganization": agency(person.region_code, region_name),
     }
 

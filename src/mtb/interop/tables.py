@@ -168,7 +168,7 @@ def application_row(row: Any, docs: Documents, ctx: TableContext) -> list[Any]:
         _disease_name(doc, row.disease_code), row.kind, row.channel, row.relation, row.status, row.round,
         created, first_submitted, row.due_date, decided, taken, row.outcome, _codes(row.reasons),
         row.reviewer_id, row.hospital_code, row.insurance_type, sex_of(row.id_number_masked),
-        row.birth_date.year, age_band(row.birth_date, created), row.id_number_masked,
+        row.birth_date.year, age_band(row.birth_date.year, created), row.id_number_masked,
     ]
 
 

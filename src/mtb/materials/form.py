@@ -105,7 +105,7 @@ def render_form(data: FormData) -> bytes:
 
     rows = [
         [p("姓名"), p(data.name), p("性别"), p(data.sex)],
-        [p("出生日期"), p(data.birth_date.isoformat()), p("参保类型"), p(data.insurance_type)],
+        [p("出生年份"), p(f"{data.birth_date.year}年"), p("参保类型"), p(data.insurance_type)],
         [p("身份证号"), p(data.id_number_masked), p("医保卡号"), p(data.card_number_masked)],
         [p("参保地"), p(data.insured_region), p("病种类别"), p(data.category)],
         [p("申请病种"), p(data.disease + (f"（{data.laterality}）" if data.laterality else "")), "", ""],

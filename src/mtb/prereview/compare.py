@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Any, Literal
 
 from mtb.catalog.document import CatalogDocument, Disease, MaterialKind
+from mtb.identity import idnumber
 from mtb.prereview.extract import normalise
 
 Outcome = Literal["match", "mismatch", "unreadable"]
@@ -77,7 +78,8 @@ def _id_number(values: dict[str, str], ctx: Context, *, masked_allowed: bool) ->
         return Finding("id_number", "match" if same else "mismatch", values.get("id_number_masked"), expected)
     if state == "masked" and masked_allowed:
         found = values.get("id_number_masked")
-        return Finding("id_number", "match" if found == expected else "mismatch", found, expected)
+        agree = found is not None and idnumber.masks_agree(found, expected)
+        return Finding("id_number", "match" if agree else "mismatch", found, expected)
     note = "号码不完整或校验位不符" if state == "invalid" else None
     return Finding("id_number", "unreadable", note=note)
 
@@ -174,6 +176,21 @@ def _valid_until(values: dict[str, str], ctx: Context) -> Finding:
     if found != "长期" and date.fromisoformat(found) < ctx.today:
         return Finding("valid_until", "mismatch", found, None, "证件已过有效期")
     return Finding("valid_until", "match", found)
+
+
+def shown(finding: dict[str, Any]) -> dict[str, Any]:
+    """A stored finding as staff see it: an ID number by today's mask, a birth date by its year only
+    (identity/idnumber.py says why), whatever mask or date the finding was stored with."""
+    out = dict(finding)
+    for key in ("found", "expected"):
+        value = out.get(key)
+        if not value:
+            continue
+        if out["field"] == "id_number":
+            out[key] = idnumber.mask(value)
+        elif out["field"] == "birth_date":
+            out[key] = f"{value[:4]}年"
+    return out
 
 
 def compare(values: dict[str, str], *, readable: bool, ctx: Context) -> list[Finding]:

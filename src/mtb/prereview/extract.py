@@ -7,7 +7,7 @@ finds is left out: the comparison reports it as unreadable, never guesses.
 
 Resident ID numbers: digits the engine confuses with letters are read as digits inside a run of
 digits, and a number counts only with a valid GB 11643 check digit. A number printed masked
-(`110105********0021`, as MTB prints it on its forms) is kept as masked.
+(`**************0021` as MTB prints it on its forms, or `110105********0021`) is kept as masked.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _NEXT_LABEL = ("性别", "年龄", "民族", "出生", "身份", "公民", "科�
                "住址", "地址", "诊断", "日期", "医师", "职称", "电话", "号码", "参保", "医保", "病种")
 _NAME = re.compile(rf"姓名:?([{CJK}·]{{2,8}})")
 _SEX = re.compile(r"性别:?([男女])")
-_MASKED = re.compile(r"(\d{6})[*xX]{6,10}(\d{3}[\dX])")
+_MASKED = re.compile(r"(\d{0,6})[*xX]{6,14}(\d{3}[\dX])")
 _DIGITISH = re.compile(r"[0-9OoDQIl|ZSBxX×]{15,}")
 _CONFUSED = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "Z": "2",
                            "S": "5", "B": "8", "x": "X", "×": "X"})
@@ -98,7 +98,8 @@ def id_number(texts: list[str]) -> tuple[str, str] | None:
     invalid = None
     for text in texts:
         if masked := _MASKED.search(text):
-            return "masked", f"{masked.group(1)}********{masked.group(2)}"
+            shown = masked.group(1)
+            return "masked", f"{shown}{'*' * (14 - len(shown))}{masked.group(2)}"
         for run in _DIGITISH.findall(text):
             digits = run.translate(_CONFUSED)
             if sum(c.isdigit() for c in digits) < 14:

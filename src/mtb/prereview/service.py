@@ -36,7 +36,7 @@ from mtb.identity.models import InsuredPerson
 from mtb.materials.download import local_copy
 from mtb.materials.models import Material
 from mtb.materials.storage import make_storage
-from mtb.prereview.compare import Applicant, Context, compare
+from mtb.prereview.compare import Applicant, Context, compare, shown
 from mtb.prereview.extract import extract
 from mtb.prereview.fasttrack import offer, sweep
 from mtb.prereview.models import MaterialPrereview, PrereviewStatus
@@ -276,7 +276,7 @@ async def prereview_out(session: AsyncSession, app: Application) -> PrereviewOut
     materials = [MaterialPrereviewOut(
         material_id=r.material_id, kind=r.kind, status=r.status, status_label=STATUS_LABELS[r.status],
         readable=r.readable, engine=r.engine, finished_at=r.finished_at,
-        findings=[FindingOut(outcome_label=OUTCOME_LABELS[f["outcome"]], **f) for f in r.findings or []])
+        findings=[FindingOut(outcome_label=OUTCOME_LABELS[f["outcome"]], **shown(f)) for f in r.findings or []])
         for r in rows]
     all_match = bool(materials) and all(
         m.status == "done" and m.readable and m.findings and all(f.outcome == "match" for f in m.findings)
