@@ -18,7 +18,7 @@ from tests.factories import SHENNONGJIA, Seed
 from tests.review.helpers import submitted
 
 COMPARED_HEADERS = ("content-type", "www-authenticate", "content-security-policy", "x-content-type-options",
-                    "referrer-policy", "x-frame-options", "retry-after")
+                    "referrer-policy", "x-frame-options", "retry-after", "deprecation", "cache-control")
 
 
 @pytest.fixture

@@ -71,12 +71,17 @@ class Settings(BaseSettings):
     channel_assertion_max_seconds: int = Field(default=300, ge=30, le=3600)
     # Staff sessions end after this long without a request (pages renew the session while in use).
     staff_idle_minutes: int = Field(default=30, ge=1)
+    # Eligibility questions one hospital key may ask per minute, per MTB process (qualifications/ratelimit.py).
+    eligibility_per_minute: int = Field(default=600, ge=1)
     # Uploads one person or clerk may make per minute.
     uploads_per_minute: int = Field(default=30, ge=1)
     timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
     # Login throttling: this many failures within the window blocks the ID number (or client) for a while.
+    # Per (ID number or username, client), per ID number or username from everyone, per client address
+    # (identity/throttle.py: a stranger's failures never block the owner's device, nor a window clerk).
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_account: int = Field(default=50, ge=1)
     login_max_failures_per_client: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     login_block_seconds: int = Field(default=900, ge=1)

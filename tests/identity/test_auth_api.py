@@ -52,8 +52,10 @@ async def test_wrong_name_card_or_id_never_says_which(client: httpx.AsyncClient,
         response = await client.post(REAL_NAME, json=creds)
         assert response.status_code == 401
         bodies.append(response.json())
-    assert all(b == {"error": "invalid_credentials", "detail": "姓名、身份证号或医保卡号不正确，请核对后重试"}
-               for b in bodies)
+    # The same answer whichever was wrong; only the attempts left differ (each try counts on its client).
+    assert all({k: v for k, v in b.items() if k != "remaining_attempts"} == {
+        "error": "invalid_credentials", "detail": f"姓名、身份证号或医保卡号不正确，请核对后重试（还可尝试 {b['remaining_attempts']} 次）"}
+        for b in bodies)
 
 
 async def test_repeated_failures_for_one_id_are_429_for_a_while(
@@ -112,7 +114,9 @@ async def test_staff_login_and_failures(client: httpx.AsyncClient, seed: Seed, s
     for body in ({"username": "bj_reviewer", "password": "nope"}, {"username": "ghost", "password": "x"}):
         response = await client.post(STAFF, json=body)
         assert response.status_code == 401
-        assert response.json() == {"error": "invalid_credentials", "detail": "用户名或密码不正确"}
+        left = response.json()["remaining_attempts"]
+        assert response.json() == {"error": "invalid_credentials", "detail": f"用户名或密码不正确（还可尝试 {left} 次）",
+                                   "remaining_attempts": left}
     for _ in range(settings.login_max_failures - 1):
         await client.post(STAFF, json={"username": "bj_reviewer", "password": "nope"})
     blocked = await client.post(STAFF, json={"username": "bj_reviewer", "password": STAFF_PASSWORD})

@@ -179,7 +179,7 @@ async def test_change_of_hospital_then_revocation(client: httpx.AsyncClient, see
     assert (old["status"], old["ended_on"], new["effective_from"]) == ("replaced", "2027-06-10", "2027-06-10")
     assert new["hospital_name"] == "北京大学第一医院"
     at_old = (await eligible(client, old_key, id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO")).json()
-    assert (at_old["eligible"], at_old["reason"]) == (False, "other_hospital")
+    assert (at_old["eligible"], at_old["reason"], at_old["qualification"]) == (False, "replaced", None)
     yesterday = (await eligible(client, old_key, id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO",
                                 on="2027-06-09")).json()
     assert yesterday["eligible"] is True
@@ -228,8 +228,6 @@ async def test_eligibility_reasons_and_refusals(client: httpx.AsyncClient, seed:
         ({"id_number": li.id_number, "disease_code": "BJ-TUMOR-CHEMO"}, "no_filing"),
         ({"id_number": zhang.id_number, "disease_code": "BJ-HEMOPHILIA"}, "no_filing"),
         ({"id_number": zhang.id_number, "disease_code": "BJ-TUMOR-CHEMO", "on": "2027-02-28"}, "not_yet_effective"),
-        ({"id_number": zhang.id_number, "disease_code": "BJ-TUMOR-CHEMO", "hospital_code": "BJ-EX-0003"},
-         "other_hospital"),
     ]
     for params, reason in cases:
         answer = await eligible(client, key, **params)
@@ -243,6 +241,8 @@ async def test_eligibility_reasons_and_refusals(client: httpx.AsyncClient, seed:
     assert (await eligible(client, snj_key, **params)).json()["reason"] == "no_filing"
     other = await eligible(client, snj_key, **params | {"hospital_code": "BJ-EX-0001"})
     assert other.status_code == 403 and other.json()["error"] == "hospital_other_region"
+    not_ours = await eligible(client, key, **params | {"hospital_code": "BJ-EX-0003"})
+    assert not_ours.status_code == 403 and not_ours.json()["error"] == "hospital_not_yours"
     bad = await eligible(client, key, id_number="123", disease_code="BJ-TUMOR-CHEMO")
     assert bad.status_code == 422 and bad.json()["error"] == "invalid_id_number"
 

@@ -105,6 +105,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/review/samples/{sample_id}/check"): ADMIN_ONLY,
     ("POST", "/api/v1/admin/qualifications/{qualification_id}/revoke"): ADMIN_ONLY,
     ("GET", "/api/v1/eligibility"): HOSPITAL_ONLY,
+    ("POST", "/api/v1/eligibility"): HOSPITAL_ONLY,
     ("GET", "/api/v1/fhir/metadata"): ALL_OK,
     ("GET", "/api/v1/fhir/CoverageEligibilityRequest/{application_id}"): APP_READ,
     ("GET", "/api/v1/fhir/Patient/{person_id}"): APP_READ,

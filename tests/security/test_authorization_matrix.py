@@ -33,6 +33,7 @@ EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/cross-region-filings"): {"json": {"treatment_region_code": "429021"}},
     ("GET", "/apply"): {"params": {"region": "110000"}},
     ("GET", "/api/v1/eligibility"): {"params": {"id_number": "11010519800101901X", "disease_code": "BJ-TUMOR-CHEMO"}},
+    ("POST", "/api/v1/eligibility"): {"json": {"id_number": "11010519800101901X", "disease_code": "BJ-TUMOR-CHEMO"}},
 }
 UPLOADS = {"/api/v1/applications/{application_id}/materials", "/applications/{app_id}/materials",
            "/staff/window/{app_id}/materials", "/api/v1/applications/{application_id}/materials/{material_id}"}

@@ -77,8 +77,9 @@ async def read(request: Request) -> Any:
 
 @router.post("", status_code=201, response_model=ApplicationOut)
 async def create(payload: ApplicationCreate, acting: Writer, session: DBSession, request: Request) -> ApplicationOut:
+    clerk = acting.staff.id if acting.staff is not None else None  # a window clerk: their own counters
     app = await create_application(session, actor=acting.actor, actor_person=acting.person, payload=payload,
-                                   guard=IdentityGuard.for_request(request))
+                                   guard=IdentityGuard.for_request(request, clerk_id=clerk))
     return await application_out(session, app)
 
 

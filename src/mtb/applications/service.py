@@ -25,7 +25,7 @@ from mtb.catalog.workdays import WorkdayCalendar
 from mtb.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mtb.identity.models import InsuredPerson
 from mtb.identity.service import find_person
-from mtb.identity.throttle import IdentityGuard
+from mtb.identity.throttle import IdentityGuard, attempts_left
 from mtb.materials.models import Material
 from mtb.notifications.service import Message, notify
 from mtb.prereview.wake import kick_after_commit
@@ -70,10 +70,12 @@ async def resolve_beneficiary(session: AsyncSession, *, actor_person: InsuredPer
         await guard.before(b.id_number)
     person = await find_person(session, name=b.name, id_number=b.id_number, card_number=b.card_number)
     if person is None:
-        if guard is not None:
-            await guard.failed(b.id_number)
-        raise Unprocessable("beneficiary_not_found",
-                            "未找到与所填姓名、身份证号、医保卡号一致的参保人，请核对后重试")
+        detail = "未找到与所填姓名、身份证号、医保卡号一致的参保人，请核对后重试"
+        if guard is None:
+            raise Unprocessable("beneficiary_not_found", detail)
+        remaining = await guard.failed(b.id_number)
+        raise Unprocessable("beneficiary_not_found", attempts_left(detail, remaining),
+                            extra={"remaining_attempts": remaining})
     if actor_person is not None and person.id == actor_person.id:
         return person, "self"
     return person, b.relation.value

@@ -12,9 +12,9 @@ from mtb.identity.models import InsuredPerson, StaffUser
 from mtb.identity.schemas import Me, PersonOut, PersonToken, RealNameLogin, StaffLogin, StaffOut, StaffToken
 from mtb.identity.service import authenticate_staff
 from mtb.identity.tokens import Principal, issue_token, revoke
-from mtb.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+INVALID_REAL_NAME = "姓名、身份证号或医保卡号不正确，请核对后重试"
 
 
 @router.post("/auth/real-name", response_model=PersonToken)
@@ -26,8 +26,9 @@ async def real_name_login(body: RealNameLogin, request: Request, session: DBSess
     person = await request.app.state.verifier.verify(
         session, name=body.name, id_number=number, card_number=body.card_number)
     if person is None:
-        await guard.failed(number)
-        raise Unauthorized("invalid_credentials", "姓名、身份证号或医保卡号不正确，请核对后重试")
+        remaining = await guard.failed(number)
+        raise Unauthorized("invalid_credentials", throttle.attempts_left(INVALID_REAL_NAME, remaining),
+                           extra={"remaining_attempts": remaining})
     await guard.succeeded(number)
     token, lifetime = issue_token(Principal(kind="person", id=person.id, region_code=person.region_code))
     return PersonToken(access_token=token, expires_in=lifetime, person=PersonOut.of(person))
@@ -35,17 +36,15 @@ async def real_name_login(body: RealNameLogin, request: Request, session: DBSess
 
 @router.post("/auth/staff", response_model=StaffToken)
 async def staff_login(body: StaffLogin, request: Request, session: DBSession) -> StaffToken:
-    settings = get_settings()
-    sessions = request.app.state.counters
+    guard = throttle.staff_guard(request)
     user_key = f"staff:{body.username.strip()}"
-    client_key = throttle.IdentityGuard.for_request(request).client
-    await throttle.ensure_not_blocked(sessions, [user_key, client_key])
+    await guard.check(user_key)
     staff = await authenticate_staff(session, username=body.username, password=body.password)
     if staff is None:
-        await throttle.record_failure(sessions, user_key, limit=settings.login_max_failures)
-        await throttle.record_failure(sessions, client_key, limit=settings.login_max_failures_per_client)
-        raise Unauthorized("invalid_credentials", "用户名或密码不正确")
-    await throttle.clear(sessions, user_key)
+        remaining = await guard.fail(user_key)
+        raise Unauthorized("invalid_credentials", throttle.attempts_left("用户名或密码不正确", remaining),
+                           extra={"remaining_attempts": remaining})
+    await guard.succeed(user_key)
     token, lifetime = issue_token(
         Principal(kind="staff", id=staff.id, role=staff.role, region_code=staff.region_code))
     return StaffToken(access_token=token, expires_in=lifetime, staff=StaffOut.of(staff))
