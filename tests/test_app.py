@@ -43,8 +43,8 @@ async def test_wrong_method_is_405_in_the_error_format(client: httpx.AsyncClient
 
 
 def test_mask_ids_hides_birth_date_and_sequence() -> None:
-    assert mask_ids("id=110105198001019010 ok") == "id=110105********9010 ok"
-    assert mask_ids("11010819750101902X") == "110108********902X"
+    assert mask_ids("id=110105198001019010 ok") == "id=**************9010 ok"
+    assert mask_ids("11010819750101902X") == "**************902X"
     # Longer digit runs (card numbers, timestamps) are not ID numbers and stay as they are.
     assert mask_ids("12345678901234567890") == "12345678901234567890"
 
@@ -55,8 +55,8 @@ def test_log_lines_are_json_and_masked_in_message_and_fields() -> None:
     record.query = "id_number=11010819750101902X"
     line = JsonFormatter().format(record)
     entry = json.loads(line)
-    assert entry["event"] == "login for 110105********9010"
-    assert entry["query"] == "id_number=110108********902X"
+    assert entry["event"] == "login for **************9010"
+    assert entry["query"] == "id_number=**************902X"
     assert "198001019010" not in line and "19750101902X" not in line
 
 

@@ -1,14 +1,14 @@
 """masked ID numbers show only their last four characters (issue 16: with the place of birth shown and
 the birth date beside it, `110105********0021` could be completed)
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
