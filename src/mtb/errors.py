@@ -7,6 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="where: `body.id_number`, `query.on`, `path.application_id` …")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a stable code to branch on, and a sentence a person understands. Some codes add a
+    key of their own (listed here, so that a client generated from the schema reads them)."""
+
+    error: str = Field(description="the stable code (each operation's responses list those it answers)")
+    detail: str = Field(description="what went wrong, for a person (Chinese)")
+    fields: list[FieldError] | None = Field(None, description="invalid_request: each malformed field")
+    retry_after: int | None = Field(None, description="429: seconds before trying again (also Retry-After)")
+    holder: str | None = Field(None, description="claimed_by_other: the reviewer holding the claim")
+    opens_on: str | None = Field(None, description="renewal_not_open: the day renewal opens (YYYY-MM-DD)")
+    check: str | None = Field(None, description="not_ready: what is not ready (database, storage, shutdown)")
+
 
 class MTBError(Exception):
     status_code: int = 400

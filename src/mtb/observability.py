@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -40,10 +40,12 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from pydantic import BaseModel
 from sqlalchemy import case, func, select, text
 
 from mtb.applications.models import Application
 from mtb.applications.states import Status
+from mtb.errors import ErrorOut
 from mtb.materials.storage import LocalStorage, Storage
 from mtb.settings import Settings
 from mtb.sqlite_loop import off_loop
@@ -139,8 +141,12 @@ async def readiness_problem(app: FastAPI) -> NotReady | None:
     return await _database_problem(app) or await _storage_problem(app)
 
 
-@router.get("/api/v1/health/ready", tags=["health"],
-            responses={503: {"description": "not ready: the database, the storage, or shutting down"}})
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+
+
+@router.get("/api/v1/health/ready", tags=["health"], response_model=ReadyOut, responses={503: {
+    "model": ErrorOut, "description": "`not_ready`: the database, the storage, or shutting down (`check`)"}})
 async def ready(request: Request) -> Response:
     problem = await readiness_problem(request.app)
     if problem is not None:

@@ -32,7 +32,7 @@ from mtb.applications.views import application_out, application_summary
 from mtb.db import MAX_OFFSET, DBSession
 from mtb.direct.applications import read_own_application, read_own_status
 from mtb.direct.params import hot_route_openapi, path_uuid
-from mtb.errors import Conflict, Forbidden
+from mtb.errors import Conflict, ErrorOut, Forbidden
 from mtb.identity.auth import principal_of
 from mtb.identity.models import InsuredPerson
 from mtb.identity.throttle import IdentityGuard
@@ -91,7 +91,7 @@ async def list_mine(acting: Reader, session: DBSession, limit: Annotated[int, Qu
 
 
 @router.post("/{application_id}/submit", response_model=ApplicationOut,
-             responses={409: {"description": "already submitted, or changed concurrently"}})
+             responses={409: {"model": ErrorOut, "description": "already submitted, or changed concurrently"}})
 async def submit_application(application_id: uuid.UUID, acting: Writer, session: DBSession, request: Request,
                              idempotency_key: IdempotencyKey = None) -> Any:
     """Submit for review. The same `Idempotency-Key` returns the same answer without a second
@@ -129,7 +129,7 @@ async def withdraw_application(application_id: uuid.UUID, acting: Writer, sessio
 
 
 @router.get("/{application_id}/form.pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+            responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 async def form(application_id: uuid.UUID, acting: Reader, session: DBSession) -> Response:
     app = await get_readable(session, acting.actor, application_id)
     if acting.actor.kind == "staff":

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mtb.applications.states import ApplicationStatus
 from mtb.prereview.schemas import PrereviewOut
 from mtb.timeutil import Day
 
@@ -20,6 +22,31 @@ class Relation(StrEnum):
     other_relative = "other_relative"
     other = "other"
 
+
+class ApplicationKind(StrEnum):
+    new = "new"
+    change = "change"      # of the designated hospital of a filing
+    renewal = "renewal"    # of a filing before it expires
+
+
+class MaterialVerdict(StrEnum):
+    acceptable = "acceptable"
+    unclear = "unclear"
+    invalid = "invalid"
+
+
+class DecisionOutcome(StrEnum):
+    approve = "approve"
+    return_ = "return"
+    reject = "reject"
+
+
+# Who the applicant is to the beneficiary: `self` when people apply for themselves.
+RelationToApplicant = Literal["self", "spouse", "parent", "child", "sibling", "other_relative", "other"]
+class ActorKind(StrEnum):
+    person = "person"
+    staff = "staff"
+    system = "system"   # the periodic jobs
 
 VERDICT_LABELS = {"acceptable": "合格", "unclear": "不清晰，请重新上传", "invalid": "无效，请更换"}
 OUTCOME_LABELS = {"approve": "审核通过", "return": "退回补正", "reject": "不予通过"}
@@ -58,6 +85,21 @@ class PersonRef(BaseModel):
     id_number_masked: str
 
 
+class MaterialWarning(BaseModel):
+    """Something about an accepted file the applicant may want to fix (e.g. a low-resolution photo)."""
+
+    code: str
+    message: str
+
+
+class MaterialFields(BaseModel):
+    """What the applicant stated about a certificate, where its material kind asks for it."""
+
+    physician_title: str | None = None
+    issuing_hospital: str | None = None
+    issue_date: str | None = None
+
+
 class MaterialOut(BaseModel):
     id: uuid.UUID
     kind: str
@@ -69,9 +111,9 @@ class MaterialOut(BaseModel):
     pages: int | None
     width: int | None
     height: int | None
-    warnings: list[dict[str, str]]
-    fields: dict[str, str]
-    verdict: str | None
+    warnings: list[MaterialWarning]
+    fields: MaterialFields
+    verdict: MaterialVerdict | None
     verdict_label: str | None
     verdict_comment: str | None
     created_at: datetime
@@ -88,10 +130,10 @@ class ChecklistItem(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    from_status: str | None
-    to_status: str
+    from_status: ApplicationStatus | None
+    to_status: ApplicationStatus
     label: str
-    actor_kind: str
+    actor_kind: ActorKind
     reason: str | None
     round: int
     at: datetime
@@ -103,12 +145,18 @@ class DecisionReason(BaseModel):
     detail: str
 
 
+class MaterialVerdictOut(BaseModel):
+    material_id: uuid.UUID
+    verdict: MaterialVerdict
+    comment: str
+
+
 class DecisionOut(BaseModel):
     round: int
-    outcome: str
+    outcome: DecisionOutcome
     outcome_label: str
     reasons: list[DecisionReason]
-    materials: list[dict[str, str]]
+    materials: list[MaterialVerdictOut]
     note: str | None
     decided_at: datetime
 
@@ -119,8 +167,8 @@ class ApplicationStatusOut(BaseModel):
 
     id: uuid.UUID
     case_number: str | None = Field(description="受理编号, given at the first submission; null for a draft")
-    kind: str
-    status: str
+    kind: ApplicationKind
+    status: ApplicationStatus
     status_label: str
     round: int
     disease: CodeName
@@ -136,7 +184,7 @@ class ApplicationOut(BaseModel):
     id: uuid.UUID
     case_number: str | None = Field(description="受理编号 (e.g. BJ20261206-000123), given at the first "
                                                 "submission and kept on resubmission; null for a draft")
-    kind: str
+    kind: ApplicationKind
     qualification_id: uuid.UUID | None
     region_code: str
     region_name: str
@@ -145,11 +193,11 @@ class ApplicationOut(BaseModel):
     hospital: CodeName
     channel: CodeName
     laterality: CodeName | None
-    relation: str
+    relation: RelationToApplicant
     relation_label: str
     beneficiary: PersonRef
     submitted_by: str
-    status: str
+    status: ApplicationStatus
     status_label: str
     round: int
     due_date: date | None
@@ -169,12 +217,12 @@ class ApplicationOut(BaseModel):
 class ApplicationSummary(BaseModel):
     id: uuid.UUID
     case_number: str | None
-    kind: str
+    kind: ApplicationKind
     region_code: str
     disease: CodeName
     hospital: CodeName
     beneficiary: PersonRef
-    status: str
+    status: ApplicationStatus
     status_label: str
     due_date: date | None
     created_at: datetime
@@ -191,7 +239,7 @@ class CrossRegionFilingOut(BaseModel):
     insured_region_code: str
     treatment_region_code: str
     treatment_region_name: str | None
-    status: str
+    status: Literal["active"]
     valid_from: date
     valid_until: date | None
     created_at: datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Status(StrEnum):
+class ApplicationStatus(StrEnum):
     draft = "draft"
     submitted = "submitted"
     in_review = "in_review"
@@ -17,6 +17,9 @@ class Status(StrEnum):
     returned = "returned"
     rejected = "rejected"
     withdrawn = "withdrawn"
+
+
+Status = ApplicationStatus  # the name used inside MTB; clients see ApplicationStatus
 
 
 ALLOWED: dict[Status, frozenset[Status]] = {

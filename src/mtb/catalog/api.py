@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mtb.catalog.document import CatalogDocument, Disease
-from mtb.catalog.schemas import ChannelOut, DiseaseOut, HospitalOut, MaterialOut, RegionOut
+from mtb.catalog.schemas import ChannelOut, DiseaseOut, HospitalOut, MaterialRequirementOut, RegionOut
 from mtb.catalog.service import ActiveCatalog, active_catalog, active_catalogs
 from mtb.db import DBSession
 
@@ -21,11 +21,11 @@ def region_out(active: ActiveCatalog) -> RegionOut:
 
 
 def disease_out(doc: CatalogDocument, disease: Disease) -> DiseaseOut:
-    materials: list[MaterialOut] = []
+    materials: list[MaterialRequirementOut] = []
     for req in doc.materials_for(disease):
         kind = doc.material_kind(req.kind)
         assert kind is not None  # guaranteed by cross_reference_problems at load
-        materials.append(MaterialOut(
+        materials.append(MaterialRequirementOut(
             kind=kind.kind, name=kind.name, required=req.required, requirement=kind.requirement,
             generated=kind.generated, requires_seal=kind.requires_seal, fields=[f.name for f in kind.fields]))
     category = doc.category(disease.category)

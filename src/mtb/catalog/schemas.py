@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -12,7 +13,7 @@ from mtb.catalog.document import Benefit, Option, Rule
 class ChannelOut(BaseModel):
     code: str
     name: str
-    kind: str
+    kind: Literal["online", "window"]
 
 
 class RegionOut(BaseModel):
@@ -25,7 +26,7 @@ class RegionOut(BaseModel):
     channels: list[ChannelOut]
 
 
-class MaterialOut(BaseModel):
+class MaterialRequirementOut(BaseModel):
     kind: str
     name: str
     required: bool
@@ -42,11 +43,11 @@ class DiseaseOut(BaseModel):
     category_name: str
     group: str
     national_codes: list[str]
-    national_code_status: str
+    national_code_status: Literal["to_verify", "verified"]
     review_period_years: int | None
     review_period_is_example: bool
     laterality: list[Option] | None
-    materials: list[MaterialOut]
+    materials: list[MaterialRequirementOut]
     rules: list[Rule]
     benefits: list[Benefit]
     note: str

@@ -46,6 +46,20 @@ def header(request: Request, name: bytes) -> str | None:
     return None
 
 
+def _inline_defs(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with every `#/$defs/X` reference replaced by X itself: the model's own `$defs` do not reach
+    the OpenAPI document's components, so a reference to them would dangle (a generated client refused
+    the queue's `status` filter for it)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_defs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline_defs(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_defs(item, defs) for item in node]
+    return node
+
+
 def hot_route_openapi(*, path: tuple[str, ...] = (), query: type[BaseModel] | None = None,
                       headers: tuple[dict[str, Any], ...] = (), bearer: bool = False) -> dict[str, Any]:
     """The OpenAPI operation fields FastAPI would have made from the parameters read above."""
@@ -55,7 +69,8 @@ def hot_route_openapi(*, path: tuple[str, ...] = (), query: type[BaseModel] | No
     if query is not None:
         schema = query.model_json_schema()
         required = set(schema.get("required", ()))
-        parameters += [{"name": name, "in": "query", "required": name in required, "schema": prop}
+        parameters += [{"name": name, "in": "query", "required": name in required,
+                        "schema": _inline_defs(prop, schema.get("$defs", {}))}
                        for name, prop in schema["properties"].items()]
     parameters += list(headers)
     extra: dict[str, Any] = {"parameters": parameters}

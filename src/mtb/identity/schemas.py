@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from mtb.identity import idnumber
-from mtb.identity.models import InsuredPerson, StaffUser
+from mtb.identity.models import InsuranceType, InsuredPerson, PersonStatus, StaffRole, StaffUser
 
 
 class RealNameLogin(BaseModel):
@@ -25,10 +26,10 @@ class PersonOut(BaseModel):
     id: uuid.UUID
     name: str
     id_number_masked: str
-    insurance_type: str
+    insurance_type: InsuranceType
     region_code: str
     region_name: str | None
-    status: str
+    status: PersonStatus
 
     @classmethod
     def of(cls, person: InsuredPerson) -> PersonOut:
@@ -40,7 +41,7 @@ class PersonOut(BaseModel):
 class StaffOut(BaseModel):
     id: uuid.UUID
     username: str
-    role: str
+    role: StaffRole
     region_code: str
 
     @classmethod
@@ -50,19 +51,19 @@ class StaffOut(BaseModel):
 
 class PersonToken(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: Literal["bearer"] = "bearer"
     expires_in: int
     person: PersonOut
 
 
 class StaffToken(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: Literal["bearer"] = "bearer"
     expires_in: int
     staff: StaffOut
 
 
 class Me(BaseModel):
-    kind: str
+    kind: Literal["person", "staff"]
     person: PersonOut | None = None
     staff: StaffOut | None = None

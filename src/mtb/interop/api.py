@@ -52,7 +52,8 @@ from mtb.timeutil import Day, local_today, utcnow
 router = APIRouter(prefix=FHIR_PREFIX, tags=["fhir"], responses=outcome_responses({
     401: "not logged in, or the token has ended", 403: "a role that may not do this",
     404: "not found, or not yours to see", 409: "a state conflict", 413: "too large",
-    415: "a media type MTB does not take", 422: "malformed input", 429: "too many attempts"}))
+    415: "a media type MTB does not take", 422: "malformed input", 429: "too many attempts", 503: "unavailable for a moment (Retry-After)",
+    507: "the disk is full: nothing was saved (Retry-After)"}))
 admin_router = APIRouter(prefix="/api/v1/admin/exports", tags=["administration"])
 log = logging.getLogger("mtb.exports")
 
@@ -63,9 +64,13 @@ class FHIRResponse(JSONResponse):
     media_type = "application/fhir+json"
 
 
-FHIR_OK: dict[int | str, dict[str, Any]] = {200: {
-    "description": "a FHIR R4 resource",
-    "content": {"application/fhir+json": {"schema": {"type": "object"}}}}}
+def fhir_ok(resource_type: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer of a FHIR read: a resource of that type, as FHIR R4's JSON defines it
+    (hl7.org/fhir/R4/json.html); its elements are FHIR's, not repeated here."""
+    return {200: {"description": f"a FHIR R4 {resource_type}", "content": {"application/fhir+json": {"schema": {
+        "type": "object", "title": f"FHIR R4 {resource_type}", "required": ["resourceType"],
+        "properties": {"resourceType": {"const": resource_type}, "id": {"type": "string"}},
+        "additionalProperties": True}}}}}
 CSV_OK: dict[int | str, dict[str, Any]] = {200: {
     "description": "CSV, UTF-8 with a byte order mark",
     "content": {"text/csv": {"schema": {"type": "string"}}}}}
@@ -93,13 +98,13 @@ async def _may_read_filing(session: AsyncSession, acting: Acting, rec: Applicati
                                        qualification_readable_by(acting.actor)))).first() is not None
 
 
-@router.get("/metadata", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/metadata", response_class=FHIRResponse, responses=fhir_ok("CapabilityStatement"))
 async def metadata(request: Request) -> FHIRResponse:
     """The CapabilityStatement: what this FHIR server offers (no login needed)."""
     return FHIRResponse(capability_statement(f"{_base(request)}{router.prefix}"))
 
 
-@router.get("/Patient/{person_id}", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/Patient/{person_id}", response_class=FHIRResponse, responses=fhir_ok("Patient"))
 async def read_patient(person_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
     person, app = await readable_person(session, acting.actor, person_id)
     if app is not None:
@@ -107,7 +112,7 @@ async def read_patient(person_id: uuid.UUID, acting: Reader, session: DBSession)
     return FHIRResponse(fhir.patient(person))
 
 
-@router.get("/Coverage/{person_id}", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/Coverage/{person_id}", response_class=FHIRResponse, responses=fhir_ok("Coverage"))
 async def read_coverage(person_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
     """The person's insurance; its id is the person's."""
     person, app = await readable_person(session, acting.actor, person_id)
@@ -116,7 +121,7 @@ async def read_coverage(person_id: uuid.UUID, acting: Reader, session: DBSession
     return FHIRResponse(fhir.coverage(person))
 
 
-@router.get("/Condition/{application_id}", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/Condition/{application_id}", response_class=FHIRResponse, responses=fhir_ok("Condition"))
 async def read_condition(application_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
     """The disease an application is for; its id is the application's."""
     app = await get_readable(session, acting.actor, application_id)
@@ -124,7 +129,7 @@ async def read_condition(application_id: uuid.UUID, acting: Reader, session: DBS
     return FHIRResponse(fhir.condition(await _record_of(session, app)))
 
 
-@router.get("/Task/{application_id}", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/Task/{application_id}", response_class=FHIRResponse, responses=fhir_ok("Task"))
 async def read_task(application_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
     """The review of an application; its id is the application's. `output` names the filing granted only
     for those who may read it."""
@@ -134,7 +139,8 @@ async def read_task(application_id: uuid.UUID, acting: Reader, session: DBSessio
     return FHIRResponse(fhir.task(rec, with_output=await _may_read_filing(session, acting, rec)))
 
 
-@router.get("/CoverageEligibilityRequest/{application_id}", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/CoverageEligibilityRequest/{application_id}", response_class=FHIRResponse,
+            responses=fhir_ok("CoverageEligibilityRequest"))
 async def read_request(application_id: uuid.UUID, acting: Reader, session: DBSession) -> FHIRResponse:
     """The application itself (what it asks for); its id is the application's."""
     app = await get_readable(session, acting.actor, application_id)
@@ -142,7 +148,7 @@ async def read_request(application_id: uuid.UUID, acting: Reader, session: DBSes
     return FHIRResponse(fhir.eligibility_request(await _record_of(session, app)))
 
 
-@router.get("/Task/{application_id}/$everything", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/Task/{application_id}/$everything", response_class=FHIRResponse, responses=fhir_ok("Bundle"))
 async def task_everything(application_id: uuid.UUID, acting: Reader, session: DBSession,
                           request: Request) -> FHIRResponse:
     """A searchset Bundle: the Task, its Patient, Coverage, Condition, CoverageEligibilityRequest,
@@ -157,7 +163,8 @@ async def task_everything(application_id: uuid.UUID, acting: Reader, session: DB
                                         today=local_today(), now=utcnow(), with_eligibility=with_eligibility))
 
 
-@router.get("/DocumentReference/{material_id}", response_class=FHIRResponse, responses=FHIR_OK)
+@router.get("/DocumentReference/{material_id}", response_class=FHIRResponse,
+            responses=fhir_ok("DocumentReference"))
 async def read_document(material_id: uuid.UUID, acting: Reader, session: DBSession,
                         request: Request) -> FHIRResponse:
     """A material's description; `content.attachment.url` downloads the file."""
@@ -168,7 +175,7 @@ async def read_document(material_id: uuid.UUID, acting: Reader, session: DBSessi
 
 
 @router.get("/CoverageEligibilityResponse/{qualification_id}", response_class=FHIRResponse,
-            responses=FHIR_OK)
+            responses=fhir_ok("CoverageEligibilityResponse"))
 async def read_eligibility(qualification_id: uuid.UUID, acting: Reader,
                            session: DBSession) -> FHIRResponse:
     """A filing: its owner and the staff of its region read it (an agent does not)."""

@@ -19,7 +19,7 @@ FHIR_JSON = "application/fhir+json"
 ISSUE_TYPES: dict[int, str] = {
     400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
     409: "conflict", 410: "deleted", 413: "too-costly", 415: "not-supported", 422: "invalid",
-    429: "throttled", 500: "exception", 503: "transient",
+    429: "throttled", 500: "exception", 503: "transient", 507: "no-store",
 }
 
 

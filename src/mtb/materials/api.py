@@ -26,9 +26,14 @@ def _storage(request: Request) -> Storage:
     return storage
 
 
+# `format: binary` beside OpenAPI 3.1's `contentMediaType`: generated clients (openapi-python-client) send
+# a file only for the former, and a string otherwise.
+UploadedFile = Annotated[UploadFile, File(description="PDF, JPG or PNG", json_schema_extra={"format": "binary"})]
+
+
 @router.post("", status_code=201, response_model=MaterialOut)
 async def upload(application_id: uuid.UUID, request: Request, acting: Writer, session: DBSession,
-                 kind: Annotated[str, Form(max_length=64)], file: Annotated[UploadFile, File()],
+                 kind: Annotated[str, Form(max_length=64)], file: UploadedFile,
                  physician_title: Annotated[str | None, Form(max_length=64)] = None,
                  issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                  issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
@@ -46,7 +51,7 @@ async def upload(application_id: uuid.UUID, request: Request, acting: Writer, se
 
 @router.put("/{material_id}", response_model=MaterialOut)
 async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Writer,
-                  session: DBSession, file: Annotated[UploadFile, File()],
+                  session: DBSession, file: UploadedFile,
                   physician_title: Annotated[str | None, Form(max_length=64)] = None,
                   issuing_hospital: Annotated[str | None, Form(max_length=200)] = None,
                   issue_date: Annotated[str | None, Form(max_length=32)] = None) -> MaterialOut:
@@ -73,7 +78,8 @@ async def delete(application_id: uuid.UUID, material_id: uuid.UUID, request: Req
 
 
 @router.get("/{material_id}/file", response_class=StreamingResponse,
-            responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}})
+            responses={200: {"content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                                     for kind in ("application/pdf", "image/jpeg", "image/png")}}})
 async def download(application_id: uuid.UUID, material_id: uuid.UUID, request: Request, acting: Reader,
                    session: DBSession) -> StreamingResponse:
     app = await get_readable(session, acting.actor, application_id)

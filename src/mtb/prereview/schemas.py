@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
+
+from mtb.prereview.models import PrereviewStatus
 
 OUTCOME_LABELS = {"match": "一致", "mismatch": "不一致", "unreadable": "无法识别"}
 STATUS_LABELS = {"pending": "等待识别", "running": "正在识别", "done": "已完成", "failed": "识别失败",
@@ -15,7 +18,7 @@ STATUS_LABELS = {"pending": "等待识别", "running": "正在识别", "done": "
 class FindingOut(BaseModel):
     field: str
     label: str
-    outcome: str
+    outcome: Literal["match", "mismatch", "unreadable"]
     outcome_label: str
     found: str | None
     expected: str | None
@@ -25,7 +28,7 @@ class FindingOut(BaseModel):
 class MaterialPrereviewOut(BaseModel):
     material_id: uuid.UUID
     kind: str
-    status: str
+    status: PrereviewStatus
     status_label: str
     readable: bool | None
     findings: list[FindingOut]

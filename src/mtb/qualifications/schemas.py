@@ -4,17 +4,52 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from mtb.applications.schemas import ActorKind
+from mtb.identity.models import InsuranceType
+from mtb.qualifications.models import QualificationStatus
 
 STATUS_LABELS = {"active": "有效", "expiring_soon": "即将到期", "expired": "已到期", "revoked": "已撤销",
                  "replaced": "已变更/已续期"}
 
 
+class FilingStatus(StrEnum):
+    """A filing's status as shown: `expiring_soon` is an active filing close to its end."""
+
+    active = "active"
+    expiring_soon = "expiring_soon"
+    expired = "expired"
+    revoked = "revoked"
+    replaced = "replaced"
+
+
+class EligibilityReason(StrEnum):
+    """Why a person is not eligible at a hospital on a day."""
+
+    no_filing = "no_filing"
+    not_yet_effective = "not_yet_effective"
+    expired = "expired"
+    revoked = "revoked"
+    other_hospital = "other_hospital"
+
+
+class BenefitOut(BaseModel):
+    """Benefit data a filing was granted with, from the catalog; `is_example` values are not policy."""
+
+    insurance_type: InsuranceType
+    reimbursement_ratio: float | None = None
+    annual_limit_yuan: int | None = None
+    note: str = ""
+    is_example: bool = False
+
+
 class QualificationEventOut(BaseModel):
     action: str
-    actor_kind: str
+    actor_kind: ActorKind
     reason: str | None
     detail: dict[str, Any] | None
     at: datetime
@@ -28,8 +63,8 @@ class QualificationOut(BaseModel):
     disease_name: str
     hospital_code: str
     hospital_name: str
-    insurance_type: str
-    status: str
+    insurance_type: InsuranceType
+    status: FilingStatus
     status_label: str
     effective_at: datetime
     effective_from: date
@@ -40,7 +75,7 @@ class QualificationOut(BaseModel):
     review_period_is_example: bool
     renewal_opens_on: date | None
     renewal_closes_on: date | None
-    benefits: list[dict[str, Any]]
+    benefits: list[BenefitOut]
     history: list[QualificationEventOut]
 
 
@@ -58,9 +93,24 @@ class RevokeIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class EligibleFiling(BaseModel):
+    """The filing an eligibility answer is about: the one in force that day, else the latest."""
+
+    id: uuid.UUID
+    id_number_masked: str
+    disease_code: str
+    hospital_code: str
+    hospital_name: str
+    insurance_type: InsuranceType
+    status: QualificationStatus
+    effective_from: date
+    valid_until: date | None
+    ended_on: date | None
+
+
 class EligibilityOut(BaseModel):
     eligible: bool
-    reason: str | None
+    reason: EligibilityReason | None
     reason_text: str | None
-    qualification: dict[str, Any] | None
-    reimbursement: list[dict[str, Any]]
+    qualification: EligibleFiling | None
+    reimbursement: list[BenefitOut]

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mtb.applications.schemas import ActorKind, DecisionOutcome, MaterialVerdict
+from mtb.applications.states import ApplicationStatus
+
 
 class ReasonIn(BaseModel):
     code: str = Field(min_length=1, max_length=64)
@@ -16,12 +19,12 @@ class ReasonIn(BaseModel):
 
 class MaterialVerdictIn(BaseModel):
     material_id: uuid.UUID
-    verdict: Literal["acceptable", "unclear", "invalid"]
+    verdict: MaterialVerdict
     comment: str | None = Field(default=None, max_length=500)
 
 
 class DecisionIn(BaseModel):
-    outcome: Literal["approve", "return", "reject"]
+    outcome: DecisionOutcome
     reasons: list[ReasonIn] = Field(default=[], max_length=20)
     materials: list[MaterialVerdictIn] = Field(default=[], max_length=50)
     note: str | None = Field(default=None, max_length=2000)
@@ -43,7 +46,7 @@ class QueueItem(BaseModel):
     channel_name: str
     beneficiary_name: str
     beneficiary_id_number_masked: str
-    status: str
+    status: ApplicationStatus
     status_label: str
     round: int
     submitted_at: datetime | None
@@ -61,9 +64,9 @@ class QueuePage(BaseModel):
 
 class HistoryEntry(BaseModel):
     action: str
-    from_status: str | None
-    to_status: str
-    actor_kind: str
+    from_status: ApplicationStatus | None
+    to_status: ApplicationStatus
+    actor_kind: ActorKind
     actor: str | None
     reason: str | None
     detail: dict[str, object] | None
@@ -77,7 +80,7 @@ class SampleOut(BaseModel):
     drawn_at: datetime
     checked_by: str | None
     checked_at: datetime | None
-    result: str | None
+    result: Literal["confirmed", "issue_found"] | None
     note: str | None
 
 
