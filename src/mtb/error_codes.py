@@ -2,7 +2,8 @@
 
 The list is read from MTB's own source when the OpenAPI document is built (once per process): every
 `raise <Error>("code", …)` of an MTBError class, the codes the app's handlers and layers answer
-themselves, and the throttles' codes. Reading it from the source keeps the document from drifting away
+themselves, the throttles' codes, and those a module declares (`declare`) because it raises them through
+a helper. Reading it from the source keeps the document from drifting away
 from the code; tests/client checks that each code an answer carries is listed for its operation and
 status. Each operation lists, per status, the codes answered with that status: a client branches on
 `error` and may meet a subset of them on a given operation.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,16 @@ HANDLED: dict[int, tuple[str, ...]] = {
 }
 
 
+_DECLARED: dict[int, set[str]] = defaultdict(set)
+
+
+def declare(status: int, codes: Iterable[str]) -> None:
+    """Codes a module raises through a helper rather than as `Error("code", …)` literals (the scan does
+    not see them), e.g. the channel assertion's refusals. Call at import."""
+    _DECLARED[status].update(codes)
+    error_codes.cache_clear()
+
+
 def _error_classes() -> dict[str, type[MTBError]]:
     import mtb.app  # noqa: F401 — every module with an error class is imported by the app
 
@@ -57,7 +69,7 @@ def error_codes() -> dict[int, tuple[str, ...]]:
     raised = re.compile(rf"\b({names})\(\s*\"([a-z][a-z0-9_]*)\"")
     throttled = re.compile(r"count_within\([^)]*?code=\"([a-z][a-z0-9_]*)\"", re.DOTALL)
     codes: dict[int, set[str]] = defaultdict(set)
-    for status, handled in HANDLED.items():
+    for status, handled in (*HANDLED.items(), *_DECLARED.items()):
         codes[status].update(handled)
     for path in SOURCE.rglob("*.py"):
         text = path.read_text("utf-8")

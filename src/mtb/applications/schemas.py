@@ -93,11 +93,12 @@ class MaterialWarning(BaseModel):
 
 
 class MaterialFields(BaseModel):
-    """What the applicant stated about a certificate, where its material kind asks for it."""
+    """What the applicant stated about a certificate, where its material kind asks for it; a field not
+    stated is left out."""
 
-    physician_title: str | None = None
-    issuing_hospital: str | None = None
-    issue_date: str | None = None
+    physician_title: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    issuing_hospital: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    issue_date: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MaterialOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mtb.catalog.document import CatalogDocument, Disease
-from mtb.catalog.schemas import ChannelOut, DiseaseOut, HospitalOut, MaterialRequirementOut, RegionOut
+from mtb.catalog.schemas import RegionChannelOut, DiseaseOut, HospitalOut, MaterialRequirementOut, RegionOut
 from mtb.catalog.service import ActiveCatalog, active_catalog, active_catalogs
 from mtb.db import DBSession
 
@@ -17,7 +17,7 @@ def region_out(active: ActiveCatalog) -> RegionOut:
     return RegionOut(
         code=doc.region.code, name=doc.region.name, program=doc.region.program, entry=doc.region.entry,
         catalog_version=active.version, effective_from=active.effective_from,
-        channels=[ChannelOut(code=c.code, name=c.name, kind=c.kind) for c in doc.channels])
+        channels=[RegionChannelOut(code=c.code, name=c.name, kind=c.kind) for c in doc.channels])
 
 
 def disease_out(doc: CatalogDocument, disease: Disease) -> DiseaseOut:

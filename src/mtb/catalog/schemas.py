@@ -10,7 +10,10 @@ from pydantic import BaseModel
 from mtb.catalog.document import Benefit, Option, Rule
 
 
-class ChannelOut(BaseModel):
+class RegionChannelOut(BaseModel):
+    """A channel people apply through in a region (app, mini-program, the window); see mtb.channels
+    for the registered channel apps that log people in."""
+
     code: str
     name: str
     kind: Literal["online", "window"]
@@ -23,7 +26,7 @@ class RegionOut(BaseModel):
     entry: str
     catalog_version: str
     effective_from: date
-    channels: list[ChannelOut]
+    channels: list[RegionChannelOut]
 
 
 class MaterialRequirementOut(BaseModel):

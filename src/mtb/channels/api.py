@@ -12,6 +12,7 @@ from mtb.channels.assertion import ASSERTION_ERRORS, person_of, verify_assertion
 from mtb.channels.schemas import ChannelIn, ChannelLogin, ChannelOut, KeysIn
 from mtb.channels.service import create_channel, get_channel, list_channels, replace_keys, set_active
 from mtb.db import DBSession
+from mtb.errors import ErrorOut
 from mtb.identity.auth import require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.schemas import PersonOut, PersonToken
@@ -25,7 +26,8 @@ admin_router = APIRouter(prefix="/api/v1/admin/channels", tags=["administration"
 Admin = Annotated[StaffUser, Depends(require_staff(StaffRole.admin))]
 
 _LOGIN_REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "the assertion was refused; `error` is one of: " + ", ".join(ASSERTION_ERRORS)}}
+    401: {"model": ErrorOut,
+          "description": "the assertion was refused; `error` is one of: " + ", ".join(ASSERTION_ERRORS)}}
 
 
 @router.post("/auth/channel", response_model=PersonToken, responses=_LOGIN_REFUSALS)

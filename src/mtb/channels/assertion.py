@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.channels.keys import allowed_algorithms
 from mtb.channels.models import Channel, ChannelAssertion
+from mtb.error_codes import declare
 from mtb.errors import Unauthorized
 from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson
@@ -54,6 +55,7 @@ ASSERTION_ERRORS: dict[str, str] = {
     "channel_person_mismatch": "断言中的姓名或医保卡号与参保登记不一致",
     "channel_person_other_region": "该渠道只能为本地区参保人办理登录",
 }
+declare(401, ASSERTION_ERRORS)  # raised through `refused` below: listed in /openapi.json (error_codes.py)
 
 
 def refused(code: str) -> Unauthorized:
