@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mtb.catalog.document import CatalogDocument, Disease
-from mtb.catalog.schemas import RegionChannelOut, DiseaseOut, HospitalOut, MaterialRequirementOut, RegionOut
+from mtb.catalog.schemas import DiseaseOut, HospitalOut, MaterialRequirementOut, RegionChannelOut, RegionOut
 from mtb.catalog.service import ActiveCatalog, active_catalog, active_catalogs
 from mtb.db import DBSession
 
