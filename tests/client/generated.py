@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("openapi-python-client.yaml")
 CACHE = ROOT / "var" / "openapi-client"
 PACKAGE = "mtb_client"
+KEEP = 3  # generated clients kept in the cache
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ def generate(schema: dict[str, Any]) -> Generated:
                 work.rename(folder)
             except OSError:  # another run made it meanwhile
                 shutil.rmtree(work, ignore_errors=True)
+            kept = sorted((p for p in CACHE.iterdir() if not p.name.startswith("tmp-")),
+                          key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in kept[KEEP:]:  # clients of schemas long gone
+                shutil.rmtree(old, ignore_errors=True)
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
