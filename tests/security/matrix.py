@@ -74,6 +74,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/regions/{region_code}/hospitals"): ALL_OK,
     ("POST", "/api/v1/auth/real-name"): ALL_OK,
     ("POST", "/api/v1/auth/staff"): ALL_OK,
+    ("POST", "/api/v1/auth/channel"): ALL_OK,  # a channel's signed assertion is the credential
+    ("GET", "/api/v1/admin/channels"): ADMIN_ONLY,
+    ("POST", "/api/v1/admin/channels"): ADMIN_ONLY,
+    ("PUT", "/api/v1/admin/channels/{channel_id}/keys"): ADMIN_ONLY,
+    ("POST", "/api/v1/admin/channels/{channel_id}/disable"): ADMIN_ONLY,
+    ("POST", "/api/v1/admin/channels/{channel_id}/enable"): ADMIN_ONLY,
     ("GET", "/api/v1/me"): ANY_TOKEN,
     ("POST", "/api/v1/auth/logout"): ANY_TOKEN,
     ("POST", "/api/v1/applications"): APP_CREATE,

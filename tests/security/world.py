@@ -97,7 +97,7 @@ def fill(path: str, world: World) -> str:
         "qualification_id": world.ids["qualification"], "notification_id": world.ids["notification"],
         "message_id": world.ids["notification"], "sample_id": world.ids["sample"], "member_id": world.ids["member"],
         "key_id": world.ids["key"], "region_code": "110000", "number": "1", "action": "change",
-        "person_id": world.ids["person"],
+        "person_id": world.ids["person"], "channel_id": "00000000-0000-4000-8000-000000000001",
     }
     return path.format(**values)
 
