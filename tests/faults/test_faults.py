@@ -548,9 +548,9 @@ async def test_faults_under_load(topology: Topology, db: Engine, tmp_path: Path)
     with db.connect() as conn:
         statuses = dict(conn.execute(text("SELECT id::text, status FROM applications WHERE id = ANY(:ids)"),
                                      {"ids": [uuid.UUID(j.app_id) for j in load.journeys if j.app_id]}).all())
-        rows = dict(conn.execute(text("SELECT application_id::text, count(*) FROM materials "
+        material_rows = dict(conn.execute(text("SELECT application_id::text, count(*) FROM materials "
                                       "WHERE application_id = ANY(:ids) GROUP BY application_id"),
-                                 {"ids": [uuid.UUID(j.app_id) for j in load.journeys if j.app_id]}).all())
+                                          {"ids": [uuid.UUID(j.app_id) for j in load.journeys if j.app_id]}).all())
         lapsed = conn.execute(text(
             "SELECT a.id::text, count(e.created_at), min(e.created_at) FROM applications a "
             "LEFT JOIN application_events e ON e.application_id = a.id AND e.action = 'claim_lapsed' "
@@ -558,7 +558,7 @@ async def test_faults_under_load(topology: Topology, db: Engine, tmp_path: Path)
     doctor = await asyncio.to_thread(subprocess.run, [str(MTB), "doctor"], capture_output=True, text=True,
                                      cwd=ROOT, env=topology.command_env(), check=False)
 
-    rows = [row(f, load.answers, readiness) for f in faults]
+    table = [row(f, load.answers, readiness) for f in faults]
     all_statuses = Counter(a.status for a in load.answers)
     lost_submissions = sum(statuses.get(str(j.app_id)) in (None, "draft") for j in acknowledged)
     totals = {"seconds": round(seconds), "answers": len(load.answers), "500": all_statuses[500],
@@ -566,15 +566,15 @@ async def test_faults_under_load(topology: Topology, db: Engine, tmp_path: Path)
               "submissions_lost": lost_submissions, "uploads_201": len(uploads), "uploads_served": served_ok,
               "resent_submissions": dict(resent), "spool_leftovers": len(leftovers),
               "doctor_exit": doctor.returncode, "slow_clients": dict(slow_counts)}
-    print("\n" + write_report(rows, totals))
-    by_name = {r["fault"]: r for r in rows}
+    print("\n" + write_report(table, totals))
+    by_name = {r["fault"]: r for r in table}
 
-    assert all_statuses[500] == 0, [r["codes"] for r in rows]
+    assert all_statuses[500] == 0, [r["codes"] for r in table]
     assert lost_submissions == 0, totals
     assert served_ok == len(uploads), totals
     # An upload refused (503, 507) left no row: each application has the materials answered 201, no more.
     extra_rows = [j.app_id for j in load.journeys if j.app_id and not j.upload_unanswered
-                  and rows.get(j.app_id, 0) != len(j.uploads)]
+                  and material_rows.get(j.app_id, 0) != len(j.uploads)]
     assert extra_rows == [], extra_rows
     assert set(resent) <= {200}, totals
     assert leftovers == [], leftovers
