@@ -83,7 +83,7 @@ class Edge:
                 present = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
                 extra = getattr(scope.get("route"), "openapi_extra", None)
-                if extra and EXTENSION in extra:  # a deprecated route (deprecation.py)
+                if extra and EXTENSION in extra and b"deprecation" not in present:  # deprecation.py
                     headers.extend(deprecation_headers(extra[EXTENSION]))
                 if b"cache-control" not in present and not scope["path"].startswith(CACHEABLE_PREFIX):
                     headers.append(NO_STORE)

@@ -26,6 +26,8 @@ class ErrorOut(BaseModel):
     holder: str | None = Field(None, description="claimed_by_other: the reviewer holding the claim")
     opens_on: str | None = Field(None, description="renewal_not_open: the day renewal opens (YYYY-MM-DD)")
     check: str | None = Field(None, description="not_ready: what is not ready (database, storage, shutdown)")
+    remaining_attempts: int | None = Field(None, description="invalid_credentials: failures left before a block")
+    known: list[str] | None = Field(None, description="unknown_channel: the region's channel codes")
 
 
 class MTBError(Exception):

@@ -176,15 +176,18 @@ async def test_the_whole_loop_through_the_generated_client(app_and_client: tuple
 
     # The hospital asks whether the person holds a filing there.
     hospital = c.Client(base_url="http://mtb.test", httpx_args=transport())
-    eligibility = module(generated, "api.eligibility.eligibility")
-    answer = parsed(await eligibility.asyncio_detailed(
-        client=hospital, x_api_key=hospital_key, id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO",
-        hospital_code="BJ-EX-0001"), 200, models.EligibilityOut)
-    assert answer.eligible is True
-    other = parsed(await eligibility.asyncio_detailed(
-        client=hospital, x_api_key=hospital_key, id_number=zhang.id_number, disease_code="BJ-HEMOPHILIA"),
+    ask = module(generated, "api.eligibility.ask_eligibility")
+    answer = parsed(await ask.asyncio_detailed(client=hospital, x_api_key=hospital_key, body=models.EligibilityQuery(
+        id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO", hospital_code="BJ-EX-0001")),
         200, models.EligibilityOut)
+    assert answer.eligible is True and answer.qualification.disease_code == "BJ-TUMOR-CHEMO"
+    other = parsed(await ask.asyncio_detailed(client=hospital, x_api_key=hospital_key, body=models.EligibilityQuery(
+        id_number=zhang.id_number, disease_code="BJ-HEMOPHILIA")), 200, models.EligibilityOut)
     assert other.eligible is False and other.reason == models.EligibilityReason.NO_FILING
+    deprecated = await module(generated, "api.eligibility.eligibility").asyncio_detailed(
+        client=hospital, x_api_key=hospital_key, id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO")
+    assert parsed(deprecated, 200, models.EligibilityOut).eligible is True  # the deprecated GET still answers
+    assert deprecated.headers["sunset"] and 'rel="successor-version"' in deprecated.headers["link"]
     unknown = await read.asyncio_detailed(uuid.uuid4(), client=person)
     parsed(unknown, 404, models.ErrorOut)
     assert listed(document, "get", "/api/v1/applications/{application_id}", unknown) == "application_not_found"

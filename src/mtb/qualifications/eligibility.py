@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from mtb.deprecation import deprecated
 from mtb.direct.eligibility import Filing, eligibility_facts
 from mtb.direct.params import header, hot_route_openapi, query_model
 from mtb.errors import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -42,8 +43,9 @@ REASONS = {
     "revoked": "备案已撤销",
     "replaced": "备案已变更或续期，在本院不再有效",
 }
-# RFC 9745: the GET with the ID number in the query string is deprecated since this day (2026-12-06).
-DEPRECATION = "@1796515200"
+# The GET with the ID number in the query string: deprecated since 2026-12-06 (docs/api.md); the edge
+# answers it with Deprecation (RFC 9745), Sunset (RFC 8594) and a Link to the POST (mtb/deprecation.py).
+GET_DEPRECATION = deprecated("2026-12-06", "2027-06-06", successor="/api/v1/eligibility")
 
 
 def _not_covered_reason(rows: list[Filing], day: date) -> str:
@@ -71,15 +73,14 @@ API_KEY_HEADER = {"name": "X-Api-Key", "in": "header", "required": False,
 
 
 @router.get("", response_model=EligibilityOut, deprecated=True,
-            openapi_extra=hot_route_openapi(query=EligibilityQuery, headers=(API_KEY_HEADER,)))
+            openapi_extra=hot_route_openapi(query=EligibilityQuery, headers=(API_KEY_HEADER,))
+            | GET_DEPRECATION["openapi_extra"])
 async def eligibility(request: Request) -> Any:
     """Deprecated: the ID number in the query string reaches access logs; use `POST` with a JSON body.
     Read through the direct reader in one batch (the hot path at every settlement; see mtb/direct)."""
     x_api_key = _api_key(request)
     query = query_model(request, EligibilityQuery)
-    response = await _answer(request, x_api_key, query)
-    response.headers["Deprecation"] = DEPRECATION
-    return response
+    return await _answer(request, x_api_key, query)
 
 
 @router.post("", response_model=EligibilityOut,

@@ -34,7 +34,7 @@ class EligibilityReason(StrEnum):
     not_yet_effective = "not_yet_effective"
     expired = "expired"
     revoked = "revoked"
-    other_hospital = "other_hospital"
+    replaced = "replaced"
 
 
 class BenefitOut(BaseModel):
@@ -94,18 +94,16 @@ class RevokeIn(BaseModel):
 
 
 class EligibleFiling(BaseModel):
-    """The filing an eligibility answer is about: the one in force that day, else the latest."""
+    """The asking hospital's filing in force that day (given only with a yes)."""
 
     id: uuid.UUID
     id_number_masked: str
     disease_code: str
     hospital_code: str
-    hospital_name: str
     insurance_type: InsuranceType
     status: QualificationStatus
     effective_from: date
     valid_until: date | None
-    ended_on: date | None
 
 
 class EligibilityOut(BaseModel):
