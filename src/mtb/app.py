@@ -57,6 +57,7 @@ from mtb.review.api import queue
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
+from mtb.webhooks.api import router as webhooks_router
 from mtb.sqlite_gate import WriteGate
 from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render
 from mtb.web.routes import PAGE_ROUTERS
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(exports_router)
     app.include_router(channels_admin_router)
+    app.include_router(webhooks_router)
     app.include_router(observability_router)
     install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,6 +1,6 @@
 """The operators' command line: `mtb db upgrade`, `mtb catalog load`, `mtb insured import`,
 `mtb staff create`, `mtb hospital-key create`, `mtb jobs run`, `mtb doctor`, `mtb backup`, `mtb restore`,
-`mtb keys rotate`, `mtb storage migrate`, `mtb channel ...`, `mtb fonts`, `mtb demo`, `mtb serve`.
+`mtb keys rotate`, `mtb storage migrate`, `mtb channel ...`, `mtb webhooks deliver`, `mtb fonts`, `mtb demo`, `mtb serve`.
 
 Every failure prints what went wrong to stderr and exits non-zero; nothing half-done is committed.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.catalog.loader import CatalogInvalid, read_catalog_files
 from mtb.catalog.service import load_catalogs
-from mtb.channels.commands import channel_app
+from mtb.channels.commands import channel_app, webhooks_app
 from mtb.db import create_engine, create_sessionmaker
 from mtb.errors import MTBError
 from mtb.identity.models import StaffRole
@@ -51,6 +51,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
 app.add_typer(storage_app, name="storage")
 app.add_typer(channel_app, name="channel")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -154,7 +155,8 @@ def jobs_run() -> None:
         finally:
             await engine.dispose()
         typer.echo(f"expired {report.expired}, claims released {report.claims_released}, "
-                   f"reminders sent {report.reminders}, files removed {report.files_removed}")
+                   f"reminders sent {report.reminders}, files removed {report.files_removed}, "
+                   f"webhooks delivered {report.webhooks_delivered}")
 
     from mtb.materials.storage import StorageUnavailable
 

@@ -42,6 +42,8 @@ from mtb.qualifications.service import add_event
 from mtb.settings import Settings
 from mtb.sqlite_loop import off_loop
 from mtb.timeutil import local_today, utcnow
+from mtb.webhooks.delivery import deliver_due
+from mtb.webhooks.delivery import worker as webhook_worker
 
 log = logging.getLogger("mtb.jobs")
 SYSTEM = Actor("system", None)
@@ -56,6 +58,7 @@ class JobReport:
     files_removed: int = 0
     prereviewed: int = 0
     fast_tracked: int = 0
+    webhooks_delivered: int = 0
 
 
 async def _disease_name(session: AsyncSession, q: Qualification) -> str:
@@ -173,17 +176,20 @@ async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Set
                                                      settings.storage_gc_grace_minutes)
     report.prereviewed = await run_pending(sessionmaker, settings)  # its own transactions, see prereview/
     report.fast_tracked = await sweep_fast_track(sessionmaker, settings)
+    report.webhooks_delivered = (await deliver_due(sessionmaker, settings)).delivered
     return report
 
 
 async def scheduler(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """Run the jobs every `jobs_interval_seconds` inside `mtb serve`, for as long as the app runs, and the
-    pre-review worker that uploads and submissions wake in between."""
+    pre-review worker that uploads and submissions wake in between, and the webhook worker."""
     prereview = asyncio.create_task(prereview_worker(sessionmaker, settings))
+    webhooks = asyncio.create_task(webhook_worker(sessionmaker, settings))
     try:
         await _periodically(sessionmaker, settings)
     finally:
         prereview.cancel()
+        webhooks.cancel()
 
 
 async def _periodically(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:

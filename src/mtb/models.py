@@ -10,10 +10,12 @@ from mtb.notifications.models import Notification
 from mtb.prereview.models import MaterialPrereview
 from mtb.qualifications.models import HospitalKey, Qualification, QualificationEvent, ReminderSent
 from mtb.review.models import QualitySample, ReviewDecision
+from mtb.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "Application", "ApplicationEvent", "Base", "CatalogVersion", "Channel", "ChannelAssertion",
     "CrossRegionFiling", "HospitalKey", "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material",
     "MaterialPrereview", "Notification", "Qualification", "QualificationEvent", "QualitySample",
-    "ReminderSent", "ReviewDecision", "RevokedToken", "StaffUser",
+    "ReminderSent", "ReviewDecision", "RevokedToken", "StaffUser", "WebhookAttempt",
+    "WebhookEndpoint", "WebhookMessage",
 ]

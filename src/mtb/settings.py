@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     # (exp - iat) an assertion may have.
     channel_audience: str = "mtb"
     channel_assertion_max_seconds: int = Field(default=300, ge=30, le=3600)
+    # Webhooks (docs/channels.md): each attempt's timeout, attempts before a message is given up, how often
+    # the worker looks for due messages besides being woken by a commit, and messages taken at once.
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    webhook_poll_seconds: float = Field(default=5, gt=0)
+    webhook_batch: int = Field(default=20, ge=1)
     # Staff sessions end after this long without a request (pages renew the session while in use).
     staff_idle_minutes: int = Field(default=30, ge=1)
     # Eligibility questions one hospital key may ask per minute, per MTB process (qualifications/ratelimit.py).

@@ -31,6 +31,7 @@ from mtb.notifications.service import Message, notify
 from mtb.prereview.wake import kick_after_commit
 from mtb.qualifications.service import check_followup
 from mtb.timeutil import local_today, utcnow
+from mtb.webhooks.events import application_changed
 
 
 async def get_readable(session: AsyncSession, actor: Actor, application_id: uuid.UUID) -> Application:
@@ -139,6 +140,7 @@ async def set_status(session: AsyncSession, app: Application, to: Status, *, act
                                  actor_kind=actor.kind, actor_id=actor.id, reason=reason, round=app.round,
                                  created_at=now))
     await _announce(session, app, to, reason)
+    await application_changed(session, app)
     await session.flush()
 
 

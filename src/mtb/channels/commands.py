@@ -96,3 +96,32 @@ def disable(code: str) -> None:
 @channel_app.command("enable")
 def enable(code: str) -> None:
     _switch(code, True)
+
+
+webhooks_app = typer.Typer(help="Webhooks: deliver the outbox", no_args_is_help=True)
+
+
+@webhooks_app.command("deliver")
+def deliver(watch: Annotated[bool, typer.Option(
+        "--watch", help="keep delivering as messages come due (a worker where `mtb serve` runs no scheduler)")]
+            = False) -> None:
+    """Deliver every webhook message due now (with --watch: keep going until stopped)."""
+    import asyncio
+
+    from mtb.db import create_engine, create_sessionmaker
+    from mtb.settings import get_settings
+    from mtb.webhooks.delivery import deliver_due, worker
+
+    settings = get_settings()
+
+    async def runner() -> None:
+        engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
+        try:
+            if watch:
+                await worker(create_sessionmaker(engine), settings)
+            report = await deliver_due(create_sessionmaker(engine), settings)
+        finally:
+            await engine.dispose()
+        typer.echo(f"webhooks delivered {report.delivered}, failed attempts {report.failed}")
+
+    asyncio.run(runner())

@@ -24,6 +24,7 @@ from mtb.identity.models import InsuredPerson
 from mtb.notifications.service import Message, notify
 from mtb.qualifications.models import Qualification, QualificationEvent, QualificationStatus
 from mtb.timeutil import local_date, utcnow
+from mtb.webhooks.events import filing_changed
 
 ACTIVE = QualificationStatus.active.value
 
@@ -55,9 +56,11 @@ def covers(q: Period, day: date) -> bool:
 
 async def add_event(session: AsyncSession, q: Qualification | uuid.UUID, action: str, *, actor: Actor,
                     reason: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    session.add(QualificationEvent(qualification_id=q if isinstance(q, uuid.UUID) else q.id, action=action,
+    qualification_id = q if isinstance(q, uuid.UUID) else q.id
+    session.add(QualificationEvent(qualification_id=qualification_id, action=action,
                                    actor_kind=actor.kind, actor_id=actor.id, reason=reason, detail=detail,
                                    created_at=utcnow()))
+    await filing_changed(session, qualification_id, action, detail)  # the webhooks' outbox, same transaction
 
 
 async def get_owned(session: AsyncSession, person_id: uuid.UUID, qualification_id: uuid.UUID) -> Qualification:
