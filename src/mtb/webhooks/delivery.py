@@ -119,7 +119,8 @@ async def deliver_due(sessionmaker: async_sessionmaker[AsyncSession], settings: 
     report = DeliveryReport()
     own = client is None
     client = client or httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
-    lease = timedelta(seconds=settings.webhook_timeout_seconds * 3 + 30)
+    # Longer than a batch can take (its sends run at once, each within the timeout, then one write each).
+    lease = timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5)
     try:
         while True:
             async with sessionmaker() as session, session.begin():
