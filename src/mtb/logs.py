@@ -46,12 +46,15 @@ _PIECE = re.compile(rf"({_TOKEN})|{_SEPARATOR}")  # a run read piece by piece: a
 _SHORTEST = 15  # characters: no shorter text holds a number
 
 
-# The quick look for plain ASCII text without URL encoding (most of what is logged): digits and X become
-# "0", separators vanish, anything else becomes "#"; a number leaves 15 zeros in a row. Done in C
-# (bytes.translate), it spares the regular expression every path that holds a UUID.
-_QUICK = bytes((48 if chr(b) in "0123456789Xx" else 35) for b in range(256))
+# The quick look for plain ASCII text without URL encoding (most of what is logged), done in C: the
+# separators deleted, digits kept, X as X, anything else "#" (bytes.translate); then the shape of a number
+# searched in that: a province, a month and a day where a number has them. A path holding a UUID, even
+# one of zeros, passes without the character-by-character reading below.
+_QUICK = bytes(b if chr(b) in "0123456789X" else 88 if chr(b) == "x" else 35 for b in range(256))
 _QUICK_DELETE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f+-._/,:|\\"  # ASCII of _SEPARATOR (\s included)
-_FIFTEEN = b"0" * 15
+_MONTH_DAY = rb"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_QUICK_SHAPE = re.compile(rb"(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])[0-9]{4}"
+                          rb"(?:[0-9]{4}" + _MONTH_DAY + rb"[0-9]{3}[0-9X]|[0-9]{2}" + _MONTH_DAY + rb"[0-9]{3})")
 _STRIP = str.maketrans("", "", _QUICK_DELETE.decode("ascii"))
 
 
@@ -59,7 +62,7 @@ def _may_hold_id(text: str) -> bool:
     if len(text) < _SHORTEST:
         return False
     if text.isascii() and "%" not in text:
-        return _FIFTEEN in text.encode("ascii").translate(_QUICK, _QUICK_DELETE)
+        return _QUICK_SHAPE.search(text.encode("ascii").translate(_QUICK, _QUICK_DELETE)) is not None
     return _RUN.search(text) is not None
 
 
