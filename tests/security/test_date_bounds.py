@@ -107,6 +107,11 @@ async def _eligibility(client: httpx.AsyncClient, world: dict[str, Any], day: st
     return await client.get("/api/v1/eligibility", params=params, headers={"X-Api-Key": world["key"]})
 
 
+async def _eligibility_body(client: httpx.AsyncClient, world: dict[str, Any], day: str) -> httpx.Response:
+    body = {"id_number": world["id_number"], "disease_code": "BJ-HYPERTENSION", "on": day}
+    return await client.post("/api/v1/eligibility", json=body, headers={"X-Api-Key": world["key"]})
+
+
 async def _cross_region(client: httpx.AsyncClient, world: dict[str, Any], name: str, day: str) -> httpx.Response:
     person = await world["seed"].person(name=f"异地{len(world['people'])}")
     world["people"].append(person)
@@ -124,6 +129,7 @@ CASES: dict[Input, Send] = {
     ("GET", "/api/v1/admin/exports/decisions.csv", "query.to"):
         lambda c, w, d: _export(c, w, "decisions", "to", d),
     ("GET", "/api/v1/eligibility", "query.on"): _eligibility,
+    ("POST", "/api/v1/eligibility", "body.on"): _eligibility_body,
     ("POST", "/api/v1/cross-region-filings", "body.valid_from"):
         lambda c, w, d: _cross_region(c, w, "valid_from", d),
     ("POST", "/api/v1/cross-region-filings", "body.valid_until"):
