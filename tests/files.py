@@ -483,3 +483,13 @@ SCANNED_PAGES: dict[str, Callable[[], bytes]] = {
     "a3-with-scanner-margin": lambda: pdf_with_page_boxes(b"/MediaBox [0 0 900 1280] /Rotate 90"),
     "letter-offset-origin": lambda: pdf_with_page_boxes(b"/MediaBox [-36 -36 576 756] /CropBox [0 0 612 792]"),
 }
+
+
+def camera_photo(width: int = 4032, height: int = 3024) -> bytes:
+    """A phone camera's photo of a document: 12 megapixels with sensor noise, saved at top quality
+    (10-13 MB, above the upload limit, so only a photo shrunk on the phone gets through)."""
+    page = Image.open(io.BytesIO(document_photo(width, height))).convert("RGB")
+    noisy = Image.blend(page, Image.effect_noise((width, height), 40).convert("RGB"), 0.3)
+    out = io.BytesIO()
+    noisy.save(out, "JPEG", quality=100)
+    return out.getvalue()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from mtb.apidocs import install_api_docs
 from mtb.applications.api import read as read_application
@@ -59,7 +60,7 @@ from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
 from mtb.webhooks.api import router as webhooks_router
 from mtb.sqlite_gate import WriteGate
-from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render
+from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render, return_path, safe_next
 from mtb.web.routes import PAGE_ROUTERS
 
 log = logging.getLogger("mtb.app")
@@ -120,6 +121,8 @@ def _answer(request: Request, status: int, code: str, detail: str, headers: dict
     if wants_json:
         return _error(status, code, detail, headers, **extra)
     back = "/staff" if request.url.path.startswith("/staff") else "/"
+    if request.method == "POST":  # a refused form: back to the page it was sent from (e.g. the materials)
+        back = safe_next(return_path(request), back)
     page = render(request, "error.html", status_code=status, title=_TITLES.get(status, "出错了"), detail=detail,
                   code=code, back=back)
     page.headers.update(headers or {})
@@ -149,9 +152,18 @@ def _cause_name(exc: BaseException) -> str:
     return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
 
 
+def _limit_page(scope: Scope, status: int, code: str, detail: str) -> Response:
+    """The body limit's answer to a browser's own form post: the error page, with the way back."""
+    return _answer(Request(scope), status, code, detail)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
-    async def _login(_request: Request, exc: LoginRequired) -> Response:
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("X-Requested-With") == "XMLHttpRequest":  # the page script keeps the file
+            code, detail = (("session_expired", "登录已超时，请重新登录") if exc.expired
+                            else ("login_required", "请先登录"))
+            return _error(401, code, detail, None, login=exc.location)
         return redirect(exc.location)
 
     @app.exception_handler(MTBError)
@@ -258,7 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.hot_paths:  # innermost: inside the body limit and the edge, like the routes themselves
         app.add_middleware(HotPaths, fastapi=app, endpoints=(read_status, read_application, eligibility, queue))
-    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(BodyLimit, settings=settings, page=_limit_page)
 
     # Outermost: every answer, the body limit's 413 included, gets the headers and a log line.
     app.add_middleware(Edge, session_cookie=SESSION_COOKIE, observe=observe_request)

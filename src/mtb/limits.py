@@ -17,10 +17,16 @@ form parser removes its spooled parts when reading fails.
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+from collections.abc import Callable
+
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mtb.materials.storage import too_large_detail
 from mtb.settings import Settings
+
+# The answer a browser's own form post gets (not the API's JSON): a page saying the same (app.py makes it).
+PageAnswer = Callable[[Scope, int, str, str], Response]
 
 MIB = 1024 * 1024
 # One file plus the form around it (the other fields, the multipart boundaries).
@@ -32,10 +38,11 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings, page: PageAnswer | None = None) -> None:
         self.app = app
         self.limit = settings.max_upload_bytes + FORM_MARGIN
-        self.detail = f"请求内容过大（每个文件最大 {settings.max_upload_bytes // MIB} MB）"
+        self.detail = too_large_detail(settings.max_upload_bytes)
+        self.page = page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,5 +90,15 @@ class BodyLimit:
         return False
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"error": "file_too_large", "detail": self.detail}, status_code=413)
+        response: Response = JSONResponse({"error": "file_too_large", "detail": self.detail}, status_code=413)
+        if self.page is not None and _wants_page(scope):
+            response = self.page(scope, 413, "file_too_large", self.detail)
         await response(scope, receive, send)
+
+
+def _wants_page(scope: Scope) -> bool:
+    """A browser's form post from a page (no script): not the API, not the page script's XHR."""
+    if scope["path"].startswith("/api/"):
+        return False
+    headers = dict(scope["headers"])
+    return b"x-requested-with" not in headers and b"text/html" in headers.get(b"accept", b"")

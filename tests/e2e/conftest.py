@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -55,13 +56,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """MTB served by uvicorn on a free port, on the test database (emptied by `settings`)."""
+@contextmanager
+def serving(log_dir: Path) -> Iterator[str]:
+    """MTB served by uvicorn on a free port, with the MTB_ settings of the environment."""
     port = _free_port()
     env = {**os.environ, "MTB_ENV": "development", "MTB_SCHEDULER_ENABLED": "false", "MTB_LOG_LEVEL": "WARNING"}
     env.update({k: v for k, v in os.environ.items() if k.startswith("MTB_")})
-    log = (tmp_path / "server.log").open("wb")
+    log = (log_dir / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "mtb.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log"], env=env | {"MTB_ENV": "development"}, stdout=log, stderr=log,
@@ -75,12 +76,19 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError((tmp_path / "server.log").read_text())
+            raise RuntimeError((log_dir / "server.log").read_text())
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """MTB served by uvicorn on a free port, on the test database (emptied by `settings`)."""
+    with serving(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

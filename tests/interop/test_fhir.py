@@ -259,7 +259,7 @@ async def test_agent_others_and_staff_of_another_region(client: httpx.AsyncClien
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert "CoverageEligibilityResponse" not in types and types.count("DocumentReference") == 2
     task = bundle["entry"][0]["resource"]
-    assert task["requester"] == {"type": "RelatedPerson", "display": "代办人（父母）"}
+    assert task["requester"] == {"type": "RelatedPerson", "display": "代办人（参保人的子女）"}  # wang for his parent
     assert "output" not in task  # it would point at the filing the agent may not read
     assert "output" not in await read(client, agent, f"Task/{app_id}")
     assert "output" in await read(client, await seed.login(zhang), f"Task/{app_id}")

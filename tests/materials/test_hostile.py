@@ -223,7 +223,7 @@ async def test_chunked_body_over_the_limit_is_refused_while_it_arrives(
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in response.request.headers
     assert response.status_code == 413 and response.json()["error"] == "file_too_large", response.text
-    assert "请求内容过大" in response.json()["detail"]
+    assert response.json()["detail"] == f"文件超过 {settings.max_upload_bytes // 2**20} MB，请重新拍摄或压缩后上传"
     assert limit < chunks.sent <= limit + chunks.size  # reading stopped at the limit
     assert_nothing_left(settings, sync_engine)
 
@@ -274,7 +274,7 @@ async def test_page_form_over_the_limit_is_refused_with_the_same_answer(
     response = await client.post("/login", content=Chunks(body), headers={"Content-Type": content_type})
     assert response.status_code == 413
     assert response.json() == {"error": "file_too_large",
-                               "detail": f"请求内容过大（每个文件最大 {settings.max_upload_bytes // 2**20} MB）"}
+                               "detail": f"文件超过 {settings.max_upload_bytes // 2**20} MB，请重新拍摄或压缩后上传"}
     assert stored_files(settings) == []
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from mtb.app import create_app
 from mtb.jobs import collect_garbage
+from mtb.materials.inspect import NOT_A_DOCUMENT
 from mtb.materials.models import Material
 from mtb.materials.storage import make_storage
 from mtb.settings import Settings, get_settings
@@ -70,7 +71,7 @@ async def test_type_is_judged_by_content_not_name(client: httpx.AsyncClient, dra
                           (b"", "empty.pdf"), (b"GIF89a" + b"\x00" * 100, "x.png")):
         response = await upload(client, headers, app_id, "diagnosis_certificate", content, name=name)
         assert response.status_code == 415, (name, response.text)
-        assert response.json() == {"error": "unsupported_file_type", "detail": "只能上传 PDF、JPG 或 PNG 格式的文件"}
+        assert response.json() == {"error": "unsupported_file_type", "detail": NOT_A_DOCUMENT}
     # A real PDF named .jpg is a PDF.
     ok = await upload(client, headers, app_id, "filing_form", pdf(3), name="form.jpg")
     assert ok.status_code == 201 and ok.json()["content_type"] == "application/pdf" and ok.json()["pages"] == 3

@@ -15,6 +15,10 @@ from mtb.timeutil import Day
 
 
 class Relation(StrEnum):
+    """What the beneficiary (参保人) is to the person applying for them (代办人), in that one direction:
+    `parent` means the agent files for their father or mother ("参保人是您的：父母"). The agent is then the
+    beneficiary's `AGENT_IS[relation]` (a child). Pages word it from each reader's side (web/casework.py applicant_line)."""
+
     spouse = "spouse"
     parent = "parent"
     child = "child"
@@ -53,13 +57,17 @@ OUTCOME_LABELS = {"approve": "审核通过", "return": "退回补正", "reject":
 
 RELATION_LABELS = {"self": "本人", "spouse": "配偶", "parent": "父母", "child": "子女",
                    "sibling": "兄弟姐妹", "other_relative": "其他亲属", "other": "其他"}
+# The other direction: what the agent is to the beneficiary, for each `Relation` (beneficiary to agent).
+AGENT_IS = {"self": "self", "spouse": "spouse", "parent": "child", "child": "parent", "sibling": "sibling",
+            "other_relative": "other_relative", "other": "other"}
 
 
 class BeneficiaryIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=1, max_length=32)
     card_number: str = Field(min_length=1, max_length=64)
-    relation: Relation
+    relation: Relation = Field(description="What this person (the beneficiary) is to the one applying: "
+                                           "`parent` = applying for one's father or mother")
 
 
 class ApplicationCreate(BaseModel):
@@ -194,8 +202,12 @@ class ApplicationOut(BaseModel):
     hospital: CodeName
     channel: CodeName
     laterality: CodeName | None
-    relation: RelationToApplicant
-    relation_label: str
+    relation: RelationToApplicant = Field(description="What the beneficiary is to the applicant (`self` when applying for "
+                                      "oneself; `parent`: the agent applies for their father or mother)")
+    relation_label: str = Field(description="`relation` in Chinese, e.g. 父母 (the beneficiary is the agent's parent)")
+    agent_relation_label: str | None = Field(
+        default=None, description="The other direction, what the agent is to the beneficiary, e.g. 子女; "
+                                  "null when applying for oneself or entered at the window")
     beneficiary: PersonRef
     submitted_by: str
     status: ApplicationStatus

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.models import Application, ApplicationEvent
 from mtb.applications.schemas import (
+    AGENT_IS,
     OUTCOME_LABELS,
     RELATION_LABELS,
     VERDICT_LABELS,
@@ -132,6 +133,14 @@ def material_out(doc: CatalogDocument, m: MaterialFacts) -> MaterialOut:
         download_url=f"/api/v1/applications/{m.application_id}/materials/{m.id}/file")
 
 
+def agent_relation_label(app: ApplicationFacts) -> str | None:
+    """What the agent is to the beneficiary (子女 when the beneficiary is the agent's 父母), or None."""
+    if app.submitter_staff_id is not None or app.relation == "self" or app.submitter_person_id in (
+            None, app.beneficiary_id):
+        return None
+    return RELATION_LABELS[AGENT_IS.get(app.relation, "other")]
+
+
 def submitted_by_label(app: ApplicationFacts, agent_name: str | None) -> str:
     if app.submitter_staff_id is not None:
         return "经办窗口代录"
@@ -197,6 +206,7 @@ def build_application_out(doc: CatalogDocument, catalog_version: str, app: Appli
         region_name=doc.region.name, catalog_version=catalog_version,
         disease=disease, hospital=hospital, channel=channel, laterality=laterality, relation=app.relation,
         relation_label=RELATION_LABELS.get(app.relation, app.relation),
+        agent_relation_label=agent_relation_label(app),
         beneficiary=beneficiary, submitted_by=submitted_by, status=app.status,
         status_label=LABELS[Status(app.status)], round=app.round, due_date=app.due_date,
         submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import re
+import unicodedata
 from datetime import date
 from functools import lru_cache
 
@@ -25,7 +26,20 @@ from mtb.settings import get_settings
 
 
 def normalize(raw: str) -> str:
-    return raw.strip().replace(" ", "").upper()
+    """As typed on a phone: spaces anywhere (people group the digits), full-width digits, a lower-case x."""
+    return "".join(unicodedata.normalize("NFKC", raw).split()).upper()
+
+
+def typing_problem(number: str) -> str | None:
+    """What is visibly wrong with a (normalized) number, to say before any registry lookup: its length,
+    its characters, or its GB 11643 check digit (public arithmetic, so saying it tells nothing about anyone)."""
+    if len(number) != 18:
+        return f"身份证号应为 18 位，您填写了 {len(number)} 位，请核对"
+    if not (number[:17].isascii() and number[:17].isdigit()) or not (number[17].isdigit() or number[17] == "X"):
+        return "身份证号前 17 位应为数字，最后一位为数字或字母 X，请核对"
+    if number[-1] != ric.calc_check_digit(number):
+        return "身份证号不是有效号码（最后一位校验码与前 17 位不符），请逐位核对后重新填写"
+    return None
 
 
 def is_valid(number: str) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from mtb.applications.schemas import RELATION_LABELS
+from mtb.applications.schemas import AGENT_IS, RELATION_LABELS
 from mtb.applications.states import LABELS, Status
 from mtb.catalog.document import CatalogDocument
 from mtb.identity import idnumber
@@ -195,7 +195,8 @@ def _requester(rec: ApplicationRecord) -> Resource:
     if app.submitter_staff_id is not None:
         return {"type": "Organization", "display": "经办窗口代录"}
     if app.submitter_person_id is not None and app.submitter_person_id != app.beneficiary_id:
-        return {"type": "RelatedPerson", "display": f"代办人（{RELATION_LABELS.get(app.relation, app.relation)}）"}
+        agent_is = RELATION_LABELS[AGENT_IS.get(app.relation, "other")]
+        return {"type": "RelatedPerson", "display": f"代办人（参保人的{agent_is}）"}
     return ref("Patient", app.beneficiary_id)
 
 

@@ -46,6 +46,8 @@ RECOMMENDED_SIDE = 1000
 # After the end of an image, at most this many bytes, all 0x00 or 0xFF (some encoders pad).
 IMAGE_PADDING = 16
 UNREADABLE_IMAGE = "图片已损坏或不完整，请重新拍摄或导出后上传"
+# Judged by the content, whatever the file's name says (a .txt renamed .jpg is still text).
+NOT_A_DOCUMENT = "这个文件的内容不是图片或 PDF（与文件名无关），请重新拍照，或选择 PDF、JPG、PNG 文件"
 UNREADABLE_PDF = "PDF 文件已损坏或无法读取，请重新导出后上传"
 # Defence in depth after the object walk (see `_raw_active_content`): names long enough that binary
 # image data spells them by chance too rarely to matter, written plainly or with #-escapes.
@@ -73,7 +75,7 @@ def inspect_file(path: Path, settings: Settings) -> Inspection:
     kind = filetype.guess(head)
     mime = kind.mime if kind is not None else None
     if mime not in ACCEPTED:
-        raise UnsupportedMediaType("unsupported_file_type", "只能上传 PDF、JPG 或 PNG 格式的文件")
+        raise UnsupportedMediaType("unsupported_file_type", NOT_A_DOCUMENT)
     if mime == "application/pdf":
         return _inspect_pdf(path, settings)
     return _inspect_image(path, mime, settings)
@@ -211,7 +213,7 @@ def _inspect_image(path: Path, mime: str, settings: Settings) -> Inspection:
             if width * height > settings.max_image_pixels:
                 raise _too_large(settings)
             if Image.MIME.get(img.format or "") != mime:
-                raise UnsupportedMediaType("unsupported_file_type", "只能上传 PDF、JPG 或 PNG 格式的文件")
+                raise UnsupportedMediaType("unsupported_file_type", NOT_A_DOCUMENT)
             _check_ends_cleanly(path, mime)
             img.load()
             sharpness = _edge_variance(img)

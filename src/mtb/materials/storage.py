@@ -179,7 +179,7 @@ class Spool:
                     size += len(chunk)
                     if size > limit:
                         raise PayloadTooLarge("file_too_large",
-                                              f"文件过大（每个文件最大 {limit // (1024 * 1024)} MB）")
+                                              too_large_detail(limit))
                     digest.update(chunk)
                     out.write(chunk)
         except OSError as exc:  # written through `out` (the upload's own reads raise no OSError)
@@ -298,3 +298,8 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def too_large_detail(limit: int) -> str:
+    """What a person is told about a file above the limit: the limit, and what to do."""
+    return f"文件超过 {limit // (1024 * 1024)} MB，请重新拍摄或压缩后上传"

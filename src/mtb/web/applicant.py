@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
@@ -34,6 +35,8 @@ from mtb.qualifications.views import qualification_out
 from mtb.timeutil import local_today
 from mtb.web import casework
 from mtb.web.core import (
+    CARE_COOKIE,
+    LAPSE_GRACE_SECONDS,
     SESSION_COOKIE,
     logout_to,
     page_person,
@@ -61,8 +64,17 @@ def _tz(request: Request) -> ZoneInfo:
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", next=safe_next(next, "/"), form={}, errors={})
+async def login_page(request: Request, next: str = "/", expired: bool = False) -> Response:
+    return render(request, "login.html", next=safe_next(next, "/"), form={}, errors={}, expired=expired)
+
+
+def _login_answer(request: Request, status_code: int, detail: str | None, **page: Any) -> Response:
+    """A refused login: the page again, or for the page script's inline login, JSON it shows."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JSONResponse({"error": "login_failed", "detail": detail or "请填写姓名、身份证号和医保卡号"},
+                            status_code=status_code)
+    return render(request, "login.html", status_code=status_code, error=None if page.get("errors") else detail,
+                  **page)
 
 
 @router.post("/login")
@@ -71,17 +83,28 @@ async def login(request: Request, session: DBSession) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     target = safe_next(form.get("next"), "/")
     errors = {f: "请填写此项" for f in ("name", "id_number", "card_number") if not form.get(f, "").strip()}
+    problem = idnumber.typing_problem(idnumber.normalize(form.get("id_number", ""))) if not errors else None
+    if problem:
+        errors["id_number"] = problem
     if errors:
-        return render(request, "login.html", status_code=422, next=target, form=form, errors=errors)
+        return _login_answer(request, 422, problem, next=target, form=form, errors=errors)
     try:
         token = await real_name_login(RealNameLogin(name=form["name"], id_number=form["id_number"],
                                                     card_number=form["card_number"]), request, session)
     except MTBError as exc:
-        return render(request, "login.html", status_code=exc.status_code, next=target, form=form, errors={},
-                      error=exc.detail)
-    response = redirect(target)
-    set_cookie(request, response, SESSION_COOKIE, token.access_token, max_age=token.expires_in)
+        return _login_answer(request, exc.status_code, exc.detail, next=target, form=form, errors={})
+    response: Response = redirect(target)
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        response = JSONResponse({"redirect": target})
+    set_cookie(request, response, SESSION_COOKIE, token.access_token,
+               max_age=token.expires_in + LAPSE_GRACE_SECONDS)
     return response
+
+
+@router.get("/logout")
+async def logout_page(request: Request) -> Response:
+    """退出 asks first (a tap on the header's corner should not end a half-done application)."""
+    return render(request, "logout.html")
 
 
 @router.post("/logout")
@@ -89,15 +112,27 @@ async def logout(request: Request, session: DBSession) -> Response:
     return await logout_to(request, session, "/")
 
 
+@router.post("/care")
+async def care_mode(request: Request) -> Response:
+    """Switch 关怀版 (large text, large targets) on or off; remembered in this browser for a year."""
+    await verify_csrf(request)
+    form = await request.form()
+    response = redirect(safe_next(str(form.get("next") or "/"), "/"))
+    set_cookie(request, response, CARE_COOKIE, "1" if form.get("on") == "1" else "0", max_age=365 * 24 * 3600)
+    return response
+
+
 @router.get("/")
 async def home(request: Request, session: DBSession) -> Response:
     principal = session_principal(request)
     if principal is not None and principal.kind == "staff":
         return redirect("/staff")
-    if principal is None:
-        return render(request, "home.html", person=None)
-    person = await page_person(request, session)
     regions = [a.document.region for a in await active_catalogs(session)]
+    if principal is None:
+        return render(request, "home.html", person=None, regions=regions)
+    person = await page_person(request, session)
+    # The person's own region first: the other is for treatment elsewhere (after a 异地就医备案).
+    regions.sort(key=lambda r: not idnumber.within(person.region_code, r.code))
     apps = [await application_summary(session, a) for a in await list_readable(session, Actor.of_person(person))]
     filings = [await qualification_out(session, q, today=local_today(),
                                        expiring_soon_days=request.app.state.settings.expiring_soon_days)
@@ -110,36 +145,77 @@ async def home(request: Request, session: DBSession) -> Response:
                   person_region=idnumber.region_name(person.region_code) or person.region_code)
 
 
+# The choices of the details step that may travel in a URL (back to the step after a lapsed login); the
+# other person's name, ID and card number never do (the page script keeps them in the tab).
+CARRIED = ("hospital_code", "laterality", "for_whom", "relation")
+CHANNEL_COOKIE = "mtb_channel"
+
+
+def _carry_url(form: dict[str, str]) -> str:
+    query = {"region": form.get("region_code", ""), "disease": form.get("disease_code", "")}
+    query |= {k: form[k] for k in CARRIED if form.get(k)}
+    return "/apply?" + urlencode(query)
+
+
+def _known_channel(request: Request, doc: Any, asked: str | None) -> Any:
+    """The online channel the person came through: named by the app that opened the page (`?channel=`,
+    remembered in a cookie), else the region's first online channel. The page does not ask."""
+    online = [c for c in doc.channels if c.kind == "online"]
+    for code in (asked, request.cookies.get(CHANNEL_COOKIE)):
+        found = next((c for c in online if c.code == code), None)
+        if found is not None:
+            return found
+    return online[0] if online else None
+
+
 @router.get("/apply")
 async def apply(request: Request, session: DBSession, region: str, disease: str | None = None,
-                step: int = 2) -> Response:
+                step: int = 2, channel: str | None = None) -> Response:
     person = await page_person(request, session)
     doc = (await active_catalog(session, region)).document
     chosen = doc.disease(disease) if disease else None
     if chosen is None or step == 1:
         categories = [{"name": c.name, "diseases": [disease_out(doc, d) for d in doc.diseases if d.category == c.code]}
                       for c in doc.categories]
-        return render(request, "apply_disease.html", region=doc.region, categories=categories, chosen=disease)
-    return _details(request, doc, chosen.code, person, form={}, errors={})
+        response = render(request, "apply_disease.html", region=doc.region, categories=categories, chosen=disease,
+                          channel=channel)
+    else:
+        form = {k: request.query_params[k] for k in CARRIED if request.query_params.get(k)}
+        response = _details(request, doc, chosen.code, person, form=form, errors={}, channel=channel)
+    known = _known_channel(request, doc, channel)
+    if channel and known is not None and known.code == channel:
+        set_cookie(request, response, CHANNEL_COOKIE, channel)
+    return response
 
 
 def _details(request: Request, doc: Any, disease_code: str, person: Any, *, form: dict[str, str],
-             errors: dict[str, str], error: str | None = None, status_code: int = 200) -> Response:
+             errors: dict[str, str], error: str | None = None, status_code: int = 200,
+             channel: str | None = None, cross_region: bool = False) -> Response:
     disease = disease_out(doc, doc.disease(disease_code))
     return render(request, "apply_details.html", status_code=status_code, region=doc.region, disease=disease,
-                  hospitals=doc.hospitals, channels=[c for c in doc.channels if c.kind == "online"], person=person,
-                  relations=[(k, v) for k, v in RELATION_LABELS.items() if k != "self"], form=form,
-                  errors=errors, error=error)
+                  hospitals=doc.hospitals, channel=_known_channel(request, doc, channel or form.get("channel")),
+                  person=person, relations=[(k, v) for k, v in RELATION_LABELS.items() if k != "self"], form=form,
+                  errors=errors, error=error, cross_region=cross_region)
 
 
 @router.post("/apply")
 async def apply_submit(request: Request, session: DBSession) -> Response:
     await verify_csrf(request)
-    person = await page_person(request, session)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    person = await page_person(request, session, next_path=_carry_url(form))
     doc = (await active_catalog(session, form.get("region_code", ""))).document
     if doc.disease(form.get("disease_code", "")) is None:
         return redirect(f"/apply?region={doc.region.code}")
+    if not form.get("hospital_code"):
+        return _details(request, doc, form["disease_code"], person, form=form, status_code=422,
+                        errors={"hospital_code": "请选择定点医疗机构"})
+    known = _known_channel(request, doc, form.get("channel"))
+    form["channel"] = known.code if known is not None else ""
+    if form.get("for_whom") == "other" and form.get("b_id_number", "").strip():
+        problem = idnumber.typing_problem(idnumber.normalize(form["b_id_number"]))
+        if problem:
+            return _details(request, doc, form["disease_code"], person, form=form, status_code=422,
+                            errors={"beneficiary": "参保人" + problem})
     try:
         beneficiary = None
         if form.get("for_whom") == "other":
@@ -162,7 +238,8 @@ async def apply_submit(request: Request, session: DBSession) -> Response:
         if existing:
             return redirect(f"{BASE}/{existing}")
         return _details(request, doc, form["disease_code"], person, form=form, status_code=exc.status_code,
-                        errors={field: exc.detail} if field else {}, error=None if field else exc.detail)
+                        errors={field: exc.detail} if field else {}, error=None if field else exc.detail,
+                        cross_region=exc.code == "cross_region_filing_required")
     return redirect(f"{BASE}/{app.id}")
 
 
@@ -170,6 +247,12 @@ async def apply_submit(request: Request, session: DBSession) -> Response:
 async def application_page(app_id: uuid.UUID, request: Request, session: DBSession) -> Response:
     person = await page_person(request, session)
     return await casework.show(request, session, Actor.of_person(person), app_id, base=BASE, home="/")
+
+
+@router.get(BASE + "/{app_id}/submitted")
+async def submitted(app_id: uuid.UUID, request: Request, session: DBSession) -> Response:
+    person = await page_person(request, session)
+    return await casework.submitted_page(request, session, Actor.of_person(person), app_id, base=BASE)
 
 
 @router.post(BASE + "/{app_id}/materials")
@@ -257,14 +340,19 @@ async def read_message(message_id: uuid.UUID, request: Request, session: DBSessi
 
 
 @router.get("/cross-region")
-async def cross_region(request: Request, session: DBSession, error: str | None = None) -> Response:
+async def cross_region(request: Request, session: DBSession, error: str | None = None,
+                       done: str | None = None) -> Response:
     person = await page_person(request, session)
     regions = [a.document.region for a in await active_catalogs(session)
                if not idnumber.within(person.region_code, a.document.region.code)]
     rows = (await session.execute(select(CrossRegionFiling).where(CrossRegionFiling.person_id == person.id))).scalars()
     shown = [{"treatment_region_name": idnumber.region_name(f.treatment_region_code), "valid_from": f.valid_from,
               "valid_until": f.valid_until} for f in rows]
-    return render(request, "cross_region.html", regions=regions, filings=shown, error=error)
+    region = next((r for r in regions if r.code == request.query_params.get("region")), None)
+    done_region = next((a.document.region for a in await active_catalogs(session) if a.document.region.code == done),
+                       None)
+    return render(request, "cross_region.html", regions=regions, filings=shown, error=error, chosen=region,
+                  done=done_region)
 
 
 @router.post("/cross-region")
@@ -277,5 +365,5 @@ async def cross_region_submit(request: Request, session: DBSession) -> Response:
     except (MTBError, ValidationError) as exc:
         await undo(session, person)
         return await cross_region(request, session, error=getattr(exc, "detail", "请选择就医地区"))
-    return redirect("/")
+    return redirect(f"/cross-region?{urlencode({'done': str(code or '')})}")
 

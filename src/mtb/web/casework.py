@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -12,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from mtb.applications.actors import Actor
 from mtb.applications.form import form_pdf
+from mtb.applications.schemas import ApplicationOut
 from mtb.applications.service import get_readable, get_writable, record, remember, replay, submit, withdraw
 from mtb.applications.views import application_out
 from mtb.catalog.service import catalog_by_version_id
@@ -22,19 +24,54 @@ from mtb.materials.service import add_material, check_upload_rate, get_material,
 from mtb.web.core import redirect, render, verify_csrf
 
 
-async def show(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str, home: str,
-               error: str | None = None, status_code: int = 200) -> Response:
+def applicant_line(app: ApplicationOut, reader: str) -> str:
+    """Who applied, worded from the reader's side (the relation is stored one way: the beneficiary is the
+    agent's `relation`): the agent reads "您（为您的父母代办）", the beneficiary "代办人 钱七（您的子女）",
+    staff "代办人 钱七（参保人的子女）"."""
+    if app.agent_relation_label is None:
+        return app.submitted_by
+    if reader == "agent":
+        return f"您（为您的{app.relation_label}代办）"
+    side = "您的" if reader == "beneficiary" else "参保人的"
+    return f"{app.submitted_by}（{side}{app.agent_relation_label}）"
+
+
+async def _context(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *,
+                   base: str) -> dict[str, Any]:
+    """What the application page and its material fragments are drawn from."""
     app = await get_readable(session, actor, app_id)
     out = await application_out(session, app)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
-    by_kind: dict[str, list[object]] = {}
+    by_kind: dict[str, list[Any]] = {}
     for m in out.materials:
         by_kind.setdefault(m.kind, []).append(m)
     title_kinds = {k.kind for k in doc.material_kinds if any(f.name == "physician_title" for f in k.fields)}
-    return render(request, "application.html", status_code=status_code, app=out, base=base, home=home,
-                  checklist=out.checklist, materials_by_kind=by_kind, title_kinds=title_kinds,
-                  titles=doc.physician_titles, idem_key=uuid.uuid4().hex, error=error,
-                  tz=ZoneInfo(request.app.state.settings.timezone))
+    # Who is reading, for wording the agent's relation from their side (applications/relation.py).
+    reader = "staff" if actor.kind == "staff" else (
+        "beneficiary" if app.beneficiary_id == actor.id else "agent")
+    return {"app": out, "base": base, "checklist": out.checklist, "materials_by_kind": by_kind,
+            "title_kinds": title_kinds, "titles": doc.physician_titles,
+            "title_names": {t.code: t.name for t in doc.physician_titles},
+            "applicant_line": applicant_line(out, reader),
+            "editable": out.status in ("draft", "returned"),
+            "max_upload_bytes": request.app.state.settings.max_upload_bytes,
+            "tz": ZoneInfo(request.app.state.settings.timezone)}
+
+
+async def show(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str, home: str,
+               error: str | None = None, status_code: int = 200) -> Response:
+    context = await _context(request, session, actor, app_id, base=base)
+    return render(request, "application.html", status_code=status_code, home=home, idem_key=uuid.uuid4().hex,
+                  error=error, **context)
+
+
+async def submitted_page(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *,
+                         base: str) -> Response:
+    """提交成功: the case number to read out on the phone, when to expect the decision, where to look."""
+    context = await _context(request, session, actor, app_id, base=base)
+    if context["app"].status not in ("submitted", "in_review"):
+        return redirect(f"{base}/{app_id}")
+    return render(request, "submitted.html", **context)
 
 
 def _done(request: Request, location: str, anchor: str) -> Response:
@@ -45,17 +82,33 @@ def _done(request: Request, location: str, anchor: str) -> Response:
 
 
 async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str) -> Response:
+    """Add a file to a material; with `replace`, the file it replaces goes in the same transaction (one step
+    for a person told to upload a clearer copy). The page script gets the material's part of the page
+    back, drawn anew; a plain form gets a redirect to the page."""
     await verify_csrf(request)
     await check_upload_rate(request.app.state.counters, actor, request.app.state.settings)
     app = await get_writable(session, actor, app_id)
     form = await request.form()
-    upload_file, kind = form.get("file"), form.get("kind")
+    upload_file, kind, replace = form.get("file"), form.get("kind"), form.get("replace")
     if not isinstance(upload_file, UploadFile) or not isinstance(kind, str):
         raise Unprocessable("file_required", "请选择要上传的文件")
+    replaced = None
+    if isinstance(replace, str) and replace:
+        try:
+            replaced = await get_material(session, app, uuid.UUID(replace))
+        except ValueError as exc:
+            raise Unprocessable("material_not_found", "要替换的文件不存在，请刷新页面") from exc
     title = form.get("physician_title")
     await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file,
                        fields={"physician_title": title if isinstance(title, str) else None},
                        storage=request.app.state.storage, settings=request.app.state.settings)
+    if replaced is not None:
+        await remove_material(session, app=app, material=replaced)
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        context = await _context(request, session, actor, app_id, base=base)
+        item = next((i for i in context["checklist"] if i.kind == kind), None)
+        if item is not None:
+            return render(request, "material_item.html", item=item, **context)
     return _done(request, f"{base}/{app_id}", f"kind-{kind}")
 
 
@@ -74,8 +127,9 @@ async def submit_page(request: Request, session: AsyncSession, actor: Actor, app
     key = (await request.form()).get("idempotency_key")
     key = key if isinstance(key, str) and 0 < len(key) <= 128 else None
     app = await get_writable(session, actor, app_id)
+    done = f"{base}/{app_id}/submitted" if actor.kind == "person" else f"{base}/{app_id}"
     if key is not None and await replay(session, app.id, "submit", key) is not None:
-        return redirect(f"{base}/{app_id}")
+        return redirect(done)
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
     try:
@@ -86,7 +140,7 @@ async def submit_page(request: Request, session: AsyncSession, actor: Actor, app
                           status_code=exc.status_code)
     if key is not None:
         await remember(session, app, "submit", key, 200, {"id": str(app.id), "status": app.status})
-    return redirect(f"{base}/{app_id}")
+    return redirect(done)
 
 
 async def withdraw_page(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *,

@@ -11,7 +11,7 @@ import hmac
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -37,11 +37,19 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-class LoginRequired(Exception):
-    """Raised by page dependencies; answered with a redirect to the right login page."""
+# A person's session cookie outlives its token by this much, so that a lapsed login is recognised as one
+# ("登录已超时") instead of looking like a first visit; the token inside is refused all the same.
+LAPSE_GRACE_SECONDS = 24 * 3600
 
-    def __init__(self, login_path: str, next_path: str) -> None:
-        self.location = f"{login_path}?next={quote(next_path)}"
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the right login page (or, for a request
+    sent by the page script, a 401 the script can act on). `next_path` keeps the query string, so the
+    person comes back to the same step with what they had chosen; `expired` says the login lapsed."""
+
+    def __init__(self, login_path: str, next_path: str, *, expired: bool = False) -> None:
+        self.expired = expired
+        self.location = f"{login_path}?next={quote(next_path, safe='/')}" + ("&expired=1" if expired else "")
 
 
 def csrf_token(request: Request) -> str:
@@ -51,8 +59,12 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+CARE_COOKIE = "mtb_care"
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", getattr(request.state, "page_user", None))
+    context.setdefault("care", request.cookies.get(CARE_COOKIE) == "1")  # 关怀版 (large text), applicant.py
     token = csrf_token(request)
     response = templates.TemplateResponse(request, template, {"csrf": token, **context}, status_code=status_code)
     if request.cookies.get(CSRF_COOKIE) != token:
@@ -114,12 +126,32 @@ async def logout_to(request: Request, session: AsyncSession, location: str) -> R
     return response
 
 
-async def page_person(request: Request, session: AsyncSession) -> InsuredPerson:
+def return_path(request: Request) -> str:
+    """Where to come back to after logging in again: this page with its query string; for a form sent from
+    a page, that page (the Referer, when it is this site's)."""
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = request.headers.get("referer")
+    if referer:
+        parsed = urlsplit(referer)
+        if parsed.netloc == request.url.netloc and parsed.path.startswith("/"):
+            return parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    return request.url.path
+
+
+async def page_person(request: Request, session: AsyncSession, *, next_path: str | None = None) -> InsuredPerson:
+    """The insured person logged in on this page. A session in use is renewed (an idle timeout, like
+    staff sessions); a lapsed one is sent to log in again and come back to `next_path` (default: here)."""
     principal = await _live_principal(request, session)
     person = await session.get(InsuredPerson, principal.id) if principal and principal.kind == "person" else None
     if person is None:
-        raise LoginRequired("/login", request.url.path)
+        lapsed = bool(request.cookies.get(SESSION_COOKIE)) and (principal is None or principal.kind == "person")
+        raise LoginRequired("/login", next_path or return_path(request), expired=lapsed)
     request.state.page_user = {"kind": "person", "name": person.name}
+    assert principal is not None and principal.expires_at is not None
+    if principal.expires_at - utcnow().timestamp() < lifetime_seconds("person") / 2:
+        token, lifetime = issue_token(principal)
+        request.state.renewed_session = (token, lifetime + LAPSE_GRACE_SECONDS)
     return person
 
 
