@@ -202,8 +202,9 @@ class ApplicationOut(BaseModel):
     hospital: CodeName
     channel: CodeName
     laterality: CodeName | None
-    relation: RelationToApplicant = Field(description="What the beneficiary is to the applicant (`self` when applying for "
-                                      "oneself; `parent`: the agent applies for their father or mother)")
+    relation: RelationToApplicant = Field(
+        description="What the beneficiary is to the applicant (`self` when applying for oneself; `parent`: the "
+                    "agent applies for their father or mother)")
     relation_label: str = Field(description="`relation` in Chinese, e.g. 父母 (the beneficiary is the agent's parent)")
     agent_relation_label: str | None = Field(
         default=None, description="The other direction, what the agent is to the beneficiary, e.g. 子女; "
