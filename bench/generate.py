@@ -142,7 +142,7 @@ def person_rows(start: int, stop: int, data_key: str) -> list[dict[str, Any]]:
             "id": person_uuid(i), "name": name_of(i),
             "id_number_hash": idnumber.lookup_hash(number, data_key=data_key),
             "id_number_enc": idnumber.encrypt(number, data_key=data_key),
-            "id_number_masked": idnumber.mask(number), "birth_date": idnumber.birth_date(number),
+            "id_number_masked": idnumber.mask(number), "id_number_last4": idnumber.last4(number), "birth_date": idnumber.birth_date(number),
             "card_number": card_of(number), "insurance_type": "employee" if i % 3 else "resident",
             "region_code": number[:6] if region == BEIJING else SHENNONGJIA, "status": "active",
             "created_at": NOW - timedelta(days=400), "updated_at": NOW - timedelta(days=400)})
@@ -220,7 +220,7 @@ Row = tuple[str | None, ...]
 COLUMNS: dict[str, tuple[str, ...]] = {
     "insured_persons": (
         "id", "name", "id_number_hash", "id_number_enc", "id_number_masked", "birth_date", "card_number",
-        "insurance_type", "region_code", "status", "created_at", "updated_at"),
+        "insurance_type", "region_code", "status", "created_at", "updated_at", "id_number_last4"),
     "applications": (
         "id", "region_code", "catalog_version_id", "disease_code", "hospital_code", "channel", "kind",
         "qualification_id", "laterality", "beneficiary_id", "submitter_person_id", "submitter_staff_id",
@@ -368,7 +368,7 @@ def person_values(start: int, stop: int, data_key: str, null: str | None) -> lis
             f"{prefix}{i:024x}", names[i % n_names], o.hexdigest(),
             b64(nonce + aes.encrypt(nonce, raw, b"id")).decode(), idnumber.mask(number),
             day_iso[day], "C" + number[-8:], "employee" if i % 3 else "resident", region, "active",
-            created, created))
+            created, created, number[-4:]))
     return rows
 
 

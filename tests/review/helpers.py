@@ -36,5 +36,9 @@ async def claim(client: httpx.AsyncClient, headers: dict[str, str], app_id: str)
 
 async def decide(client: httpx.AsyncClient, headers: dict[str, str], app_id: str, outcome: str,
                  reasons: list[dict[str, str]] | None = None, **extra: Any) -> httpx.Response:
+    """A decision; an approval confirms unmarked materials unless the test says otherwise (the approval
+    guard itself is tested in tests/review/test_workbench.py)."""
+    if outcome == "approve" and not {"materials", "all_acceptable", "confirm_unmarked"} & extra.keys():
+        extra["confirm_unmarked"] = True
     return await client.post(f"/api/v1/review/applications/{app_id}/decision", headers=headers,
                              json={"outcome": outcome, "reasons": reasons or [], **extra})

@@ -29,6 +29,7 @@ _OPEN_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPE
 # Spelled as the queue query spells it: SQLite uses a partial index only when the WHERE terms match.
 _QUEUE_SQL = "status IN ('submitted', 'in_review')"
 _WINDOW_SQL = "submitter_staff_id IS NOT NULL"
+_CLAIMED_SQL = "claimed_by_id IS NOT NULL"
 
 
 class Application(Base):
@@ -48,6 +49,9 @@ class Application(Base):
               sqlite_where=text(_WINDOW_SQL), postgresql_where=text(_WINDOW_SQL)),
         # The case number people read out (applications/case_number.py); unique, and looked up by staff.
         Index("uq_applications_case_number", "case_number", unique=True),
+        # The applications a reviewer holds ("held now" on the queue page); only held ones are indexed.
+        Index("ix_applications_claimed_by", "claimed_by_id",
+              sqlite_where=text(_CLAIMED_SQL), postgresql_where=text(_CLAIMED_SQL)),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -29,6 +29,10 @@ def _unavailable(exc: Exception) -> Exception:
 
 
 class DirectReader(Protocol):
+    # The collation that orders text by code point (a name's beginning is one range of an index built
+    # with it): BINARY on SQLite, "C" on PostgreSQL.
+    byte_collation: str
+
     async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
     async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
@@ -80,6 +84,8 @@ class SqliteReader:
     """One connection in autocommit mode, used from the event loop: each statement reads the latest
     committed data, and under WAL a reader never waits for a writer."""
 
+    byte_collation = "BINARY"
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
@@ -129,6 +135,8 @@ class PostgresReader:
     psycopg's (docs/benchmarks.md). Statements are prepared and cached per connection; behind a
     transaction-pooling pgbouncer older than 1.21 set `prepare=False` (a prepared statement lives on
     one server connection)."""
+
+    byte_collation = '"C"'
 
     def __init__(self, dsn: str, *, size: int, prepare: bool) -> None:
         self.dsn, self.size = dsn, size

@@ -98,6 +98,12 @@ def masks_agree(a: str, b: str) -> bool:
     return all(x == y for x, y in zip(a.upper(), b.upper(), strict=True) if x != "*" and y != "*")
 
 
+def last4(number: str) -> str:
+    """The last four characters (the order code and the check character): what a person reads out to
+    find their case, and what the masked form keeps."""
+    return number[-4:].upper()
+
+
 def region_name(code: str) -> str | None:
     """The full name of an administrative division code (province, prefecture, county), from
     python-stdnum's table; None if the code is unknown."""

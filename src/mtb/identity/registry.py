@@ -148,7 +148,7 @@ async def import_insured(session: AsyncSession, records: list[InsuredRecord]) ->
             if person is None:
                 session.add(InsuredPerson(
                     id_number_hash=digest, id_number_enc=idnumber.encrypt(rec.id_number),
-                    id_number_masked=idnumber.mask(rec.id_number),
+                    id_number_masked=idnumber.mask(rec.id_number), id_number_last4=idnumber.last4(rec.id_number),
                     birth_date=idnumber.birth_date(rec.id_number), created_at=now, updated_at=now,
                     **fields))
                 created += 1

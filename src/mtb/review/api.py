@@ -22,7 +22,7 @@ from mtb.errors import NotFound
 from mtb.identity.auth import principal_of, require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.review.models import QualitySample
-from mtb.review.queue import QueueFilter, review_queue
+from mtb.review.queue import QueueFilter, QueueSearch, Sort, review_queue
 from mtb.review.reasons import ReasonList
 from mtb.review.schemas import (
     DecisionIn,
@@ -32,7 +32,8 @@ from mtb.review.schemas import (
     SampleCheckIn,
     SampleOut,
 )
-from mtb.review.service import check_sample, claim, decide, release
+from mtb.review.service import check_sample, claim, decide, release, release_if_held
+from mtb.review.workbench import claim_next, reviewer_counts
 
 router = APIRouter(prefix="/api/v1/review", tags=["review"])
 
@@ -57,8 +58,43 @@ class QueueQuery(BaseModel):
     disease_code: str | None = None
     channel: str | None = None
     overdue: bool | None = None
+    q: Annotated[str | None, Field(max_length=40, description=(
+        "Search: the beginning of the insured person's name, and/or the last 4 characters of their ID "
+        "number (e.g. `张`, `0021`, `张三 0021`)."))] = None
+    sort: Annotated[Sort, Field(description="`due`: soonest due first (default); `-due`: latest due first.")] = "due"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str | None, Field(max_length=500)] = None
+
+    def filters(self) -> QueueFilter:
+        return QueueFilter(status=self.status, disease_code=self.disease_code, channel=self.channel,
+                           overdue=self.overdue, search=QueueSearch.parse(self.q), sort=self.sort)
+
+
+class NextIn(BaseModel):
+    """Which queue to take the next application from (the queue page's filters), and optionally the
+    application to skip past."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    disease_code: str | None = Field(default=None, max_length=64)
+    channel: str | None = Field(default=None, max_length=64)
+    overdue: bool | None = None
+    q: str | None = Field(default=None, max_length=40)
+    sort: Sort = "due"
+    after: uuid.UUID | None = Field(default=None, description=(
+        "Take the first free application after this one in queue order (to skip it); it is released first "
+        "if this reviewer holds it."))
+
+    def filters(self) -> QueueFilter:
+        return QueueFilter(status=self.status, disease_code=self.disease_code, channel=self.channel,
+                           overdue=self.overdue, search=QueueSearch.parse(self.q), sort=self.sort)
+
+
+class CountsOut(BaseModel):
+    decided_today: int = Field(description="Decisions (and first approvals) this reviewer made since local midnight")
+    held_now: int = Field(description="Applications this reviewer holds now (claims not lapsed)")
+    overdue_in_region: int = Field(description="Applications of the region's queue past their due date")
 
 
 @router.get("/queue", response_model=QueuePage, openapi_extra=hot_route_openapi(query=QueueQuery, bearer=True))
@@ -68,22 +104,42 @@ async def queue(request: Request) -> Any:
     reader = request.app.state.direct
     staff = await staff_of(reader, principal_of(request), StaffRole.reviewer, StaffRole.admin)
     q = query_model(request, QueueQuery)
-    status, disease_code, channel, overdue, limit, cursor = (q.status, q.disease_code, q.channel, q.overdue,
-                                                              q.limit, q.cursor)
     page = await review_queue(
-        reader, region_code=staff.region_code,
-        filters=QueueFilter(status=status, disease_code=disease_code, channel=channel, overdue=overdue),
-        limit=limit, cursor=cursor, calendar=request.app.state.calendar,
-        idle_minutes=request.app.state.settings.claim_idle_minutes)
+        reader, region_code=staff.region_code, filters=q.filters(), limit=q.limit, cursor=q.cursor,
+        calendar=request.app.state.calendar, idle_minutes=request.app.state.settings.claim_idle_minutes)
     return Response(page.model_dump_json(), media_type="application/json")
+
+
+@router.get("/counts", response_model=CountsOut)
+async def counts(request: Request, staff: Reviewer) -> CountsOut:
+    """The asking reviewer's own counts, as the queue page shows them."""
+    settings = request.app.state.settings
+    c = await reviewer_counts(request.app.state.direct, staff_id=staff.id, region_code=staff.region_code,
+                              idle_minutes=settings.claim_idle_minutes, timezone=settings.timezone)
+    return CountsOut(decided_today=c.decided_today, held_now=c.held_now, overdue_in_region=c.overdue_in_region)
+
+
+@router.post("/next", response_model=ApplicationOut, responses={404: {"description": "`queue_empty`"}})
+async def next_application(body: NextIn, request: Request, staff: Reviewer, session: DBSession) -> ApplicationOut:
+    """Claim and open the next application: the first in queue order (under the given filters and sort)
+    that nobody holds. With `after`, that application is released (if the asking reviewer holds it) and
+    the next one after its place is taken. What 决定并下一件 and the next-application key do on the page."""
+    idle = request.app.state.settings.claim_idle_minutes
+    if body.after is not None:
+        await release_if_held(session, staff=staff, app_id=body.after, idle_minutes=idle)
+    app = await claim_next(session, request.app.state.direct, staff=staff, filters=body.filters(),
+                           after=body.after, idle_minutes=idle)
+    return await application_out(session, app, with_prereview=True)
 
 
 @router.post("/applications/{application_id}/claim", response_model=ApplicationOut)
 async def claim_application(application_id: uuid.UUID, request: Request, staff: Reviewer,
                             session: DBSession) -> ApplicationOut:
+    """Claim and open: take the application for review (or refresh one's own claim) and answer it, with
+    the pre-review's findings, in the same call; a claim idle longer than MTB_CLAIM_IDLE_MINUTES lapses."""
     app = await get_readable(session, Actor.of_staff(staff), application_id)
     await claim(session, app, staff=staff, idle_minutes=request.app.state.settings.claim_idle_minutes)
-    return await application_out(session, app)
+    return await application_out(session, app, with_prereview=True)
 
 
 @router.post("/applications/{application_id}/release", response_model=ApplicationOut)

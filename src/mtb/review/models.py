@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mtb.db import Base, UTCDateTime
@@ -14,6 +14,8 @@ from mtb.db import Base, UTCDateTime
 
 class ReviewDecision(Base):
     __tablename__ = "review_decisions"
+    # A reviewer's decisions by time: "decided today" on the queue page.
+    __table_args__ = (Index("ix_review_decisions_reviewer_day", "reviewer_id", "decided_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), index=True)

@@ -28,6 +28,13 @@ class DecisionIn(BaseModel):
     reasons: list[ReasonIn] = Field(default=[], max_length=20)
     materials: list[MaterialVerdictIn] = Field(default=[], max_length=50)
     note: str | None = Field(default=None, max_length=2000)
+    all_acceptable: bool = Field(default=False, description=(
+        "全部合格: mark every material of the application acceptable, except those given another verdict "
+        "in `materials`."))
+    confirm_unmarked: bool = Field(default=False, description=(
+        "Approve although some required materials are not marked (the refusal `materials_unmarked` names "
+        "them); the confirmation is audited with the materials. A required material marked unclear or "
+        "invalid is never approved (`materials_not_acceptable`)."))
 
 
 class ReasonCodeOut(BaseModel):

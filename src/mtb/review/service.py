@@ -26,7 +26,7 @@ from mtb.materials.models import Material
 from mtb.qualifications.service import grant
 from mtb.review.models import QualitySample, ReviewDecision
 from mtb.review.reasons import ReasonList
-from mtb.review.schemas import DecisionIn
+from mtb.review.schemas import DecisionIn, MaterialVerdictIn
 from mtb.timeutil import utcnow
 
 _random = secrets.SystemRandom()
@@ -94,6 +94,17 @@ async def release(session: AsyncSession, app: Application, *, staff: StaffUser, 
     await record(session, app, "release", actor=Actor.of_staff(staff))
 
 
+async def release_if_held(session: AsyncSession, *, staff: StaffUser, app_id: uuid.UUID, idle_minutes: int) -> bool:
+    """Release the application if this reviewer holds it (leaving it undecided); otherwise nothing."""
+    app = await session.get(Application, app_id)
+    if app is None or app.region_code != staff.region_code or app.status != Status.in_review:
+        return False
+    if claim_state(app, idle_minutes=idle_minutes).holder_id != staff.id:
+        return False
+    await release(session, app, staff=staff, idle_minutes=idle_minutes)
+    return True
+
+
 def _check_reasons(payload: DecisionIn, reasons: ReasonList) -> list[dict[str, str]]:
     checked = []
     for i, given in enumerate(payload.reasons):
@@ -110,16 +121,68 @@ def _check_reasons(payload: DecisionIn, reasons: ReasonList) -> list[dict[str, s
 
 
 async def _apply_verdicts(session: AsyncSession, app: Application, payload: DecisionIn) -> list[dict[str, str]]:
-    ids = {m.id for m in (await session.execute(
+    """Record the verdicts given (and, with `all_acceptable`, 合格 for every material given none)."""
+    materials = {m.id: m for m in (await session.execute(
         select(Material).where(Material.application_id == app.id))).scalars()}
-    verdicts = []
-    for v in payload.materials:
-        if v.material_id not in ids:
+    given = {v.material_id: v for v in payload.materials}
+    for material_id in given:
+        if material_id not in materials:
             raise Unprocessable("material_not_in_application", "所标注的材料不属于此申请")
+    if payload.all_acceptable:
+        given = {m: given.get(m) or MaterialVerdictIn(material_id=m, verdict="acceptable") for m in materials}
+    verdicts = []
+    for v in given.values():
         await session.execute(update(Material).where(Material.id == v.material_id)
                               .values(verdict=v.verdict, verdict_comment=v.comment))
+        materials[v.material_id].verdict = v.verdict
         verdicts.append({"material_id": str(v.material_id), "verdict": v.verdict, "comment": v.comment or ""})
     return verdicts
+
+
+@dataclass(frozen=True)
+class UncheckedMaterials:
+    """The required materials an approval would pass without each being marked 合格."""
+
+    unmarked: list[Material]
+    not_acceptable: list[Material]
+
+
+async def unchecked_materials(session: AsyncSession, app: Application) -> UncheckedMaterials:
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    disease = doc.disease(app.disease_code)
+    required = {r.kind for r in doc.materials_for(disease, app.kind) if r.required} if disease else set()
+    materials = [m for m in (await session.execute(
+        select(Material).where(Material.application_id == app.id)
+        .order_by(Material.created_at, Material.id))).scalars() if m.kind in required]
+    return UncheckedMaterials(unmarked=[m for m in materials if m.verdict is None],
+                              not_acceptable=[m for m in materials if m.verdict not in (None, "acceptable")])
+
+
+def _names(kind_names: dict[str, str], materials: list[Material]) -> str:
+    return "、".join(f"{kind_names.get(m.kind, m.kind)}（{m.file_name}）" for m in materials)
+
+
+async def _guard_approval(session: AsyncSession, app: Application, payload: DecisionIn,
+                          actor: Actor) -> None:
+    """An approval needs every required material marked 合格; a required material marked 不清晰 or 无效 is
+    never approved; one left 未标注 only with `confirm_unmarked`, which is audited with the materials."""
+    check = await unchecked_materials(session, app)
+    if not (check.unmarked or check.not_acceptable):
+        return
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
+    names = {k.kind: k.name for k in doc.material_kinds}
+    if check.not_acceptable:
+        raise Conflict("materials_not_acceptable",
+                       f"以下材料标注为不清晰或无效，不能审核通过：{_names(names, check.not_acceptable)}。"
+                       "请改为退回补正，或重新标注",
+                       extra={"materials": [str(m.id) for m in check.not_acceptable]})
+    if not payload.confirm_unmarked:
+        raise Conflict("materials_unmarked",
+                       f"以下必需材料尚未标注为合格：{_names(names, check.unmarked)}。"
+                       "请逐项标注（或“全部合格”），或确认未标注也通过",
+                       extra={"materials": [str(m.id) for m in check.unmarked]})
+    await record(session, app, "approved_unmarked", actor=actor,
+                 detail={"materials": [{"material_id": str(m.id), "kind": m.kind} for m in check.unmarked]})
 
 
 async def decide(session: AsyncSession, app: Application, *, staff: StaffUser, payload: DecisionIn,
@@ -133,6 +196,8 @@ async def decide(session: AsyncSession, app: Application, *, staff: StaffUser, p
     checked = _check_reasons(payload, reasons)
     verdicts = await _apply_verdicts(session, app, payload)
     actor = Actor.of_staff(staff)
+    if payload.outcome == "approve":
+        await _guard_approval(session, app, payload, actor)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     disease = doc.disease(app.disease_code)
     two_stage = bool(disease and disease.two_stage_review)

@@ -59,10 +59,11 @@ async def _context(request: Request, session: AsyncSession, actor: Actor, app_id
 
 
 async def show(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str, home: str,
-               error: str | None = None, status_code: int = 200) -> Response:
+               error: str | None = None, status_code: int = 200, batch: bool = False) -> Response:
+    """The application page; `batch` adds the window clerk's form for all the scans at once."""
     context = await _context(request, session, actor, app_id, base=base)
     return render(request, "application.html", status_code=status_code, home=home, idem_key=uuid.uuid4().hex,
-                  error=error, **context)
+                  error=error, batch=batch, **context)
 
 
 async def submitted_page(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *,
@@ -110,6 +111,44 @@ async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: 
         if item is not None:
             return render(request, "material_item.html", item=item, **context)
     return _done(request, f"{base}/{app_id}", f"kind-{kind}")
+
+
+async def upload_batch(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, *, base: str,
+                       home: str) -> Response:
+    """Several files at once, each under its kind (`files_<kind>`, several per kind), and with
+    `then=submit` the submission too, all in one request and one transaction: a refusal keeps none of
+    them (the files already stored are removed by the jobs after the grace period, as for any refused
+    upload) and says which file and why on the page. The page script sends the files one by one
+    instead (each its own progress bar, no request larger than one file) and then submits."""
+    await verify_csrf(request)
+    app = await get_writable(session, actor, app_id)
+    form = await request.form()
+    chosen = [(key.removeprefix("files_"), value) for key, value in form.multi_items()
+              if key.startswith("files_") and isinstance(value, UploadFile) and value.filename]
+    settings = request.app.state.settings
+    try:
+        if not chosen and form.get("then") != "submit":
+            raise Unprocessable("file_required", "请选择要上传的文件")
+        for _ in chosen:  # every count before the first write (the counter has its own transaction)
+            await check_upload_rate(request.app.state.counters, actor, settings)
+        for kind, upload_file in chosen:
+            title = form.get(f"title_{kind}")
+            try:
+                await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file,
+                                   fields={"physician_title": title if isinstance(title, str) and title else None},
+                                   storage=request.app.state.storage, settings=settings)
+            except MTBError as exc:
+                exc.detail = f"{upload_file.filename}：{exc.detail}"  # which of the chosen files
+                raise
+        if form.get("then") == "submit":
+            beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
+            assert beneficiary is not None
+            await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary)
+    except MTBError as exc:
+        await session.rollback()
+        return await show(request, session, actor, app_id, base=base, home=home, error=exc.detail,
+                          status_code=exc.status_code, batch=True)
+    return redirect(f"{base}/{app_id}")
 
 
 async def delete(request: Request, session: AsyncSession, actor: Actor, app_id: uuid.UUID, material_id: uuid.UUID,

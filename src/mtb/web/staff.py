@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -32,9 +33,10 @@ from mtb.materials.download import local_copy
 from mtb.materials.pdfpages import render_page
 from mtb.materials.service import get_material
 from mtb.review.api import history as history_entries
-from mtb.review.queue import QueueFilter, review_queue
-from mtb.review.schemas import DecisionIn, MaterialVerdictIn, ReasonIn
-from mtb.review.service import claim, claim_state, decide
+from mtb.review.queue import SORTS, QueueFilter, QueueSearch, review_queue
+from mtb.review.schemas import DecisionIn, MaterialVerdictIn, QueuePage, ReasonIn
+from mtb.review.service import claim, claim_state, decide, release_if_held
+from mtb.review.workbench import claim_next, reviewer_counts
 from mtb.web import casework
 from mtb.web.core import (
     SESSION_COOKIE,
@@ -55,7 +57,7 @@ WINDOW = "/staff/window"
 ACTIONS = {"status": "状态变更", "claim": "领取审核", "release": "释放", "claim_lapsed": "领取超时释放",
            "first_approval": "初审通过，待复核", "application_viewed": "查看申请", "material_viewed": "查看材料",
            "form_viewed": "查看申请表", "fhir_viewed": "经 FHIR 接口查看", "quality_check": "质量抽查",
-           "fast_track": "快速通道自动审核通过"}
+           "fast_track": "快速通道自动审核通过", "approved_unmarked": "确认未标注的材料也通过"}
 
 
 def _tz(request: Request) -> ZoneInfo:
@@ -90,29 +92,94 @@ async def logout(request: Request, session: DBSession) -> Response:
     return await logout_to(request, session, "/staff/login")
 
 
+QUEUE_FIELDS = ("status", "disease_code", "channel", "overdue", "q", "sort")
+
+
+def queue_fields(values: Mapping[str, object]) -> dict[str, str]:
+    """The queue page's filters, search and sort, as the URL (and the forms that return to it) carry them."""
+    return {k: str(values.get(k) or "")[:64] for k in QUEUE_FIELDS}
+
+
+def queue_filter(f: dict[str, str]) -> QueueFilter:
+    return QueueFilter(status=Status(f["status"]) if f["status"] in ("submitted", "in_review") else None,
+                       disease_code=f["disease_code"] or None, channel=f["channel"] or None,
+                       overdue={"true": True, "false": False}.get(f["overdue"]), search=QueueSearch.parse(f["q"]),
+                       sort="-due" if f["sort"] == "-due" else "due")
+
+
+def queue_url(f: dict[str, str], **extra: str) -> str:
+    query = urlencode({k: v for k, v in (f | extra).items() if v})
+    return f"/staff?{query}" if query else "/staff"
+
+
 @router.get("")
-async def queue(request: Request, session: DBSession, status: str = "", disease_code: str = "", channel: str = "",
-                overdue: str = "", cursor: str | None = None) -> Response:
+async def queue(request: Request, session: DBSession, cursor: str | None = None, notice: str = "") -> Response:
     staff = await page_staff(request, session)
     if staff.role == StaffRole.window:
         return redirect(WINDOW)
     if staff.role not in {r.value for r in REVIEWERS}:
         return redirect("/staff/login")
     doc = (await active_catalog(session, staff.region_code)).document
-    filters = QueueFilter(status=Status(status) if status in ("submitted", "in_review") else None,
-                          disease_code=disease_code or None, channel=channel or None,
-                          overdue={"true": True, "false": False}.get(overdue))
-    page = await review_queue(request.app.state.direct, region_code=staff.region_code, filters=filters, limit=25, cursor=cursor,
-                              calendar=request.app.state.calendar,
-                              idle_minutes=request.app.state.settings.claim_idle_minutes)
-    query = urlencode({"status": status, "disease_code": disease_code, "channel": channel, "overdue": overdue})
-    return render(request, "staff/queue.html", page=page, diseases=doc.diseases, channels=doc.channels,
-                  f={"status": status, "disease_code": disease_code, "channel": channel, "overdue": overdue},
-                  query=query, region_name=doc.region.name, tz=_tz(request))
+    settings = request.app.state.settings
+    f = queue_fields(request.query_params)
+    error = None
+    try:
+        page = await review_queue(request.app.state.direct, region_code=staff.region_code, filters=queue_filter(f),
+                                  limit=25, cursor=cursor, calendar=request.app.state.calendar,
+                                  idle_minutes=settings.claim_idle_minutes)
+    except MTBError as exc:  # a search that is neither a name nor four ID characters: said on the page
+        error, page = exc.detail, QueuePage(items=[], next_cursor=None)
+    counts = await reviewer_counts(request.app.state.direct, staff_id=staff.id, region_code=staff.region_code,
+                                   idle_minutes=settings.claim_idle_minutes, timezone=settings.timezone)
+    return render(request, "staff/queue.html", status_code=422 if error else 200, page=page,
+                  diseases=doc.diseases, channels=doc.channels, f=f, sorts=SORTS,
+                  query=urlencode({k: v for k, v in f.items() if v}), counts=counts, error=error,
+                  notice=NOTICES.get(notice), region_name=doc.region.name, tz=_tz(request))
+
+
+NOTICES = {"empty": "队列中暂无其他可领取的申请。", "released": "已释放该申请，其他审核人员可以领取。"}
+
+
+@router.post("/next")
+async def next_page(request: Request, session: DBSession) -> Response:
+    """开始审核 the next free application in the queue's order (its filters and sort come with the form);
+    with `after`, the one being left is released and skipped."""
+    await verify_csrf(request)
+    staff = await page_staff(request, session, *REVIEWERS)
+    form = await request.form()
+    f = queue_fields(form)
+    idle = request.app.state.settings.claim_idle_minutes
+    after = _uuid_or_none(form.get("after"))
+    if after is not None:
+        await release_if_held(session, staff=staff, app_id=after, idle_minutes=idle)
+    return await _open_next(request, session, staff, f, after=after)
+
+
+async def _open_next(request: Request, session: DBSession, staff: StaffUser, f: dict[str, str], *,
+                     after: uuid.UUID | None) -> Response:
+    try:
+        app = await claim_next(session, request.app.state.direct, staff=staff, filters=queue_filter(f), after=after,
+                               idle_minutes=request.app.state.settings.claim_idle_minutes)
+    except MTBError:  # nothing free (or a search the queue page will explain)
+        return redirect(queue_url(f, notice="empty"))
+    return redirect(_review_url(app.id, f))
+
+
+def _review_url(app_id: uuid.UUID, f: dict[str, str]) -> str:
+    query = urlencode({k: v for k, v in f.items() if v})
+    return f"/staff/applications/{app_id}" + (f"?{query}" if query else "")
+
+
+def _uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 async def _review_page(request: Request, session: DBSession, staff: StaffUser, app_id: uuid.UUID,
-                       error: str | None = None, status_code: int = 200) -> Response:
+                       error: str | None = None, status_code: int = 200, error_code: str | None = None,
+                       f: dict[str, str] | None = None) -> Response:
     actor = Actor.of_staff(staff)
     app = await get_readable(session, actor, app_id)
     await record(session, app, "application_viewed", actor=actor)
@@ -125,8 +192,11 @@ async def _review_page(request: Request, session: DBSession, staff: StaffUser, a
     if state.active and state.holder_id not in (None, staff.id):
         other = await session.get(StaffUser, state.holder_id)
         holder_text = f"正由 {other.username if other else ''} 审核"
+    f = f if f is not None else queue_fields(request.query_params)
+    required = {c.kind for c in out.checklist if c.required}
     return render(request, "staff/application.html", status_code=status_code, app=out, holding=holding,
-                  holder_text=holder_text, reasons=request.app.state.reasons.reasons,
+                  holder_text=holder_text, reasons=request.app.state.reasons.reasons, f=f,
+                  queue_href=queue_url(f), required=required, error_code=error_code,
                   rules=[r.source for r in disease.rules] if disease else [],
                   titles={t.code: t.name for t in doc.physician_titles},
                   prereview={p.material_id: p for p in out.prereview.materials} if out.prereview else {},
@@ -142,15 +212,31 @@ async def review_page(app_id: uuid.UUID, request: Request, session: DBSession) -
 
 @router.post("/applications/{app_id}/claim")
 async def claim_page(app_id: uuid.UUID, request: Request, session: DBSession) -> Response:
+    """开始审核 / 领取审核: claim and open in one page load (the queue's row button and the page's own)."""
     await verify_csrf(request)
     staff = await page_staff(request, session, *REVIEWERS)
+    f = queue_fields(await request.form())
     app = await get_readable(session, Actor.of_staff(staff), app_id)
     try:
         await claim(session, app, staff=staff, idle_minutes=request.app.state.settings.claim_idle_minutes)
     except MTBError as exc:
         await undo(session, staff)
-        return await _review_page(request, session, staff, app_id, error=exc.detail, status_code=exc.status_code)
-    return redirect(f"/staff/applications/{app_id}")
+        return await _review_page(request, session, staff, app_id, error=exc.detail, status_code=exc.status_code,
+                                  f=f)
+    return redirect(_review_url(app_id, f))
+
+
+@router.post("/applications/{app_id}/release")
+async def release_page(app_id: uuid.UUID, request: Request, session: DBSession) -> Response:
+    """Leave without deciding: the page's 释放 button, and the page script when the reviewer navigates
+    away (a beacon); releasing what one does not hold changes nothing."""
+    await verify_csrf(request)
+    staff = await page_staff(request, session, *REVIEWERS)
+    f = queue_fields(await request.form())
+    await get_readable(session, Actor.of_staff(staff), app_id)
+    released = await release_if_held(session, staff=staff, app_id=app_id,
+                                     idle_minutes=request.app.state.settings.claim_idle_minutes)
+    return redirect(queue_url(f, notice="released" if released else ""))
 
 
 @router.post("/applications/{app_id}/decision")
@@ -158,6 +244,7 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     await verify_csrf(request)
     staff = await page_staff(request, session, *REVIEWERS)
     form = await request.form()
+    f = queue_fields(form)
     app = await get_readable(session, Actor.of_staff(staff), app_id)
     try:
         reasons = [ReasonIn(code=str(code), detail=str(form.get(f"detail_{code}") or "") or None)
@@ -166,18 +253,22 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
                                       comment=str(form.get(f"comment_{key.removeprefix('verdict_')}") or "") or None)
                     for key, value in form.multi_items() if key.startswith("verdict_") and value]
         payload = DecisionIn(outcome=str(form.get("outcome")), reasons=reasons, materials=verdicts,  # type: ignore[arg-type]
-                             note=str(form.get("note") or "") or None)
+                             note=str(form.get("note") or "") or None,
+                             confirm_unmarked=form.get("confirm_unmarked") == "1")
     except (ValidationError, ValueError):
         return await _review_page(request, session, staff, app_id, error="请选择审核结论并检查填写内容",
-                                  status_code=422)
+                                  status_code=422, f=f)
     try:
         await decide(session, app, staff=staff, payload=payload, reasons=request.app.state.reasons,
                      idle_minutes=request.app.state.settings.claim_idle_minutes,
                      sample_rate=request.app.state.settings.quality_sample_rate)
     except MTBError as exc:
         await undo(session, staff)
-        return await _review_page(request, session, staff, app_id, error=exc.detail, status_code=exc.status_code)
-    return redirect(f"/staff/applications/{app_id}")
+        return await _review_page(request, session, staff, app_id, error=exc.detail, status_code=exc.status_code,
+                                  error_code=exc.code, f=f)
+    if form.get("then") == "next":  # 决定并下一件
+        return await _open_next(request, session, staff, f, after=None)
+    return redirect(_review_url(app_id, f))
 
 
 @router.get("/applications/{app_id}/materials/{material_id}/file")
@@ -260,7 +351,14 @@ async def window_create(request: Request, session: DBSession) -> Response:
 @router.get(WINDOW.removeprefix("/staff") + "/{app_id}")
 async def window_application(app_id: uuid.UUID, request: Request, session: DBSession) -> Response:
     staff = await page_staff(request, session, *CLERKS)
-    return await casework.show(request, session, Actor.of_staff(staff), app_id, base=WINDOW, home=WINDOW)
+    return await casework.show(request, session, Actor.of_staff(staff), app_id, base=WINDOW, home=WINDOW, batch=True)
+
+
+@router.post(WINDOW.removeprefix("/staff") + "/{app_id}/scans")
+async def window_scans(app_id: uuid.UUID, request: Request, session: DBSession) -> Response:
+    """All the scans of a paper application at once (and, with `then=submit`, its submission)."""
+    staff = await page_staff(request, session, *CLERKS)
+    return await casework.upload_batch(request, session, Actor.of_staff(staff), app_id, base=WINDOW, home=WINDOW)
 
 
 @router.post(WINDOW.removeprefix("/staff") + "/{app_id}/materials")

@@ -266,6 +266,182 @@
     root.querySelectorAll("form[data-confirm]").forEach(bindConfirm);
   }
 
+  // The window clerk's batch: every chosen file goes up in its own request (one file per request, as the
+  // body limit allows, with a progress bar), then the form is sent without files to submit (or the page
+  // is reloaded). Without this script the form sends everything in one request.
+  function bindBatch(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.FormData) { return; }
+      var jobs = [];
+      form.querySelectorAll("input[type=file]").forEach(function (input) {
+        Array.prototype.forEach.call(input.files || [], function (file) { jobs.push({ input: input, file: file }); });
+      });
+      var then = event.submitter ? event.submitter.value : "";
+      if (!jobs.length && then !== "submit") { return; }
+      event.preventDefault();
+      var bar = form.querySelector("progress");
+      var status = form.querySelector(".upload-status");
+      var buttons = form.querySelectorAll("button[type=submit]");
+      buttons.forEach(function (b) { b.disabled = true; });
+      if (bar) { bar.hidden = false; bar.value = 0; }
+      function fail(text) {
+        if (status) { status.textContent = text; status.className = "upload-status field-error"; }
+        buttons.forEach(function (b) { b.disabled = false; });
+      }
+      function next(i) {
+        if (i === jobs.length) {
+          form.querySelectorAll("input[type=file]").forEach(function (input) { input.value = ""; });
+          if (then === "submit") {
+            var field = document.createElement("input");
+            field.type = "hidden"; field.name = "then"; field.value = "submit";
+            form.appendChild(field);
+            form.submit();
+          } else {
+            window.location.assign(form.dataset.base + "#materials");
+          }
+          return;
+        }
+        var job = jobs[i];
+        var kind = job.input.getAttribute("data-kind");
+        var body = new FormData();
+        body.append("csrf_token", csrf());
+        body.append("kind", kind);
+        body.append("file", job.file);
+        var title = form.querySelector("[name=title_" + kind + "]");
+        if (title && title.value) { body.append("physician_title", title.value); }
+        if (status) { status.textContent = "正在上传第 " + (i + 1) + " / " + jobs.length + " 个：" + job.file.name; }
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", form.dataset.base + "/materials");
+        xhr.setRequestHeader("X-CSRF-Token", csrf());
+        xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+        xhr.upload.addEventListener("progress", function (e) {
+          if (e.lengthComputable && bar) { bar.value = Math.round(((i + e.loaded / e.total) / jobs.length) * 100); }
+        });
+        xhr.addEventListener("load", function () {
+          var answer = {};
+          try { answer = JSON.parse(xhr.responseText); } catch (ignored) { answer = {}; }
+          if (xhr.status >= 200 && xhr.status < 300) { next(i + 1); }
+          else { fail(job.file.name + "：" + (answer.detail || "上传失败，请重试") + (i ? "（此前的文件已上传）" : "")); }
+        });
+        xhr.addEventListener("error", function () { fail("网络异常，请检查网络后重试"); });
+        xhr.send(body);
+      }
+      next(0);
+    });
+  }
+
+  // The reviewer's workbench (staff/application.html while holding the claim): verdicts beside each
+  // material, reason details that open when ticked, the approval check, keyboard shortcuts, and the
+  // release of the claim when the reviewer leaves without deciding. Without this script the page's
+  // forms do the same work (the server refuses what this would have asked about).
+  function bindReview(form) {
+    var sections = Array.prototype.slice.call(document.querySelectorAll(".material-card"));
+    var current = 0;
+    var leaving = false;
+    var help = document.getElementById("shortcuts");
+    var confirmField = document.getElementById("confirm-unmarked");
+
+    function focusMaterial(i) {
+      if (!sections.length) { return; }
+      current = Math.max(0, Math.min(sections.length - 1, i));
+      sections.forEach(function (s, k) { s.classList.toggle("current", k === current); });
+      sections[current].focus();
+    }
+    function verdictOf(section) {
+      var picked = section.querySelector("input[type=radio]:checked");
+      return picked ? picked.value : "";
+    }
+    function mark(section, value) {
+      var radio = section.querySelector("input[type=radio][value=" + value + "]");
+      if (radio) { radio.checked = true; }
+    }
+    function reasonChecked() { return form.querySelector("input[name=reason]:checked") !== null; }
+
+    form.querySelectorAll(".reason").forEach(function (box) {
+      var tick = box.querySelector("input[type=checkbox]");
+      var detail = box.querySelector(".reason-detail");
+      function sync() { box.classList.toggle("on", tick.checked); }
+      tick.addEventListener("change", function () { sync(); if (tick.checked && detail) { detail.focus(); } });
+      sync();
+    });
+
+    var all = document.getElementById("all-acceptable");
+    if (all) {
+      all.hidden = false;
+      all.addEventListener("click", function () { sections.forEach(function (s) { mark(s, "acceptable"); }); });
+    }
+
+    form.addEventListener("submit", function (event) {
+      var outcome = event.submitter ? event.submitter.value : "";
+      if (outcome === "approve" && confirmField && confirmField.type === "hidden") {
+        var bad = sections.filter(function (s) { return s.dataset.required && ["unclear", "invalid"].indexOf(verdictOf(s)) >= 0; });
+        var unmarked = sections.filter(function (s) { return s.dataset.required && !verdictOf(s); });
+        if (bad.length) {
+          event.preventDefault();
+          window.alert("以下材料标注为不清晰或无效，不能审核通过：" + bad.map(function (s) { return s.dataset.name; }).join("、") + "。请改为退回补正，或重新标注。");
+          return;
+        }
+        if (unmarked.length) {
+          if (!window.confirm("以下必需材料尚未标注为合格：\n" + unmarked.map(function (s) { return s.dataset.name; }).join("\n") + "\n\n确认未标注也审核通过？")) {
+            event.preventDefault();
+            focusMaterial(sections.indexOf(unmarked[0]));
+            return;
+          }
+          confirmField.value = "1";
+        }
+      }
+      if ((outcome === "return" || outcome === "reject") && !reasonChecked()) {
+        event.preventDefault();
+        window.alert("退回或不予通过时至少选择一条原因");
+        var first = form.querySelector("input[name=reason]");
+        if (first) { first.focus(); }
+        return;
+      }
+      leaving = true;
+    });
+    document.querySelectorAll("#skip-form, #release-form").forEach(function (f) {
+      f.addEventListener("submit", function () { leaving = true; });
+    });
+
+    // Leaving without deciding releases the claim (a beacon survives the page); the idle lapse stays.
+    window.addEventListener("pagehide", function () {
+      if (leaving || !navigator.sendBeacon) { return; }
+      var body = new FormData();
+      body.append("csrf_token", csrf());
+      navigator.sendBeacon("/staff/applications/" + form.dataset.app + "/release", body);
+    });
+
+    document.addEventListener("keydown", function (event) {
+      var t = event.target;
+      if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+      if (t && (t.isContentEditable || t.tagName === "TEXTAREA" || t.tagName === "SELECT" ||
+                (t.tagName === "INPUT" && ["text", "search", "number", "password"].indexOf(t.type) >= 0))) { return; }
+      var key = event.key;
+      var section = sections[current];
+      function view(action) { var b = section && section.querySelector("[data-view=" + action + "]"); if (b) { b.click(); } }
+      var handled = true;
+      if (key === "?") { if (help.open) { help.close(); } else { help.showModal(); } }
+      else if (help.open) { handled = false; }
+      else if (key === "j" || key === "J") { focusMaterial(current + 1); }
+      else if (key === "k" || key === "K") { focusMaterial(current - 1); }
+      else if (key === "+" || key === "=") { view("in"); }
+      else if (key === "-") { view("out"); }
+      else if (key === "r" || key === "R") { view("rotate"); }
+      else if (key === "0") { view("reset"); }
+      else if ((key === "1" || key === "2" || key === "3") && section) {
+        mark(section, {"1": "acceptable", "2": "unclear", "3": "invalid"}[key]);
+        focusMaterial(current + 1);
+      }
+      else if (key === "g" || key === "G") { if (all) { all.click(); } }
+      else if (key === "a" || key === "A") { form.requestSubmit(document.getElementById("approve")); }
+      else if (key === "t" || key === "T") { form.requestSubmit(document.getElementById("return")); }
+      else if (key === "n" || key === "N") { document.getElementById("skip-form").requestSubmit(); }
+      else { handled = false; }
+      if (handled) { event.preventDefault(); }
+    });
+    focusMaterial(0);
+  }
+
   document.documentElement.classList.add("js");
   document.addEventListener("DOMContentLoaded", function () {
     bindAll(document);
@@ -273,5 +449,7 @@
     document.querySelectorAll("form[data-keep]").forEach(bindKeep);
     document.querySelectorAll("input[data-filters]").forEach(bindSearch);
     if (document.getElementById("materials")) { forgetKept(); }
+    document.querySelectorAll("form#decision").forEach(bindReview);
+    document.querySelectorAll("form.batch-form").forEach(bindBatch);
   });
 })();

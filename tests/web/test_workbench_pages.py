@@ -1,0 +1,103 @@
+"""The reviewer's workbench pages through plain forms (no script): the queue's search, sort and counts,
+开始审核 from a row, 决定并下一件, leaving (release), and the approval check with its confirmation."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import httpx
+import pytest
+
+from mtb.applications import service as app_service
+from mtb.identity.models import StaffRole
+from tests.factories import Seed
+from tests.review.helpers import submitted
+from tests.web.helpers import as_staff, post_form
+
+
+def location(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text[:500]
+    return response.headers["location"]
+
+
+def rows(page: httpx.Response) -> str:
+    return page.text[page.text.index("<tbody>"):page.text.index("</tbody>")]
+
+
+def app_in(url: str) -> str:
+    match = re.search(r"/staff/applications/([0-9a-f-]{36})", url)
+    assert match, url
+    return match.group(1)
+
+
+async def test_queue_page_search_sort_and_counts(client: httpx.AsyncClient, seed: Seed,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed.catalogs()
+    for i, name in enumerate(("张三", "李四", "张小明")):
+        monkeypatch.setattr(app_service, "local_today", lambda d=date(2025, 9, 1 + i): d)
+        await submitted(client, seed, await seed.person(name=name))
+    await as_staff(seed, await seed.staff("rev", StaffRole.reviewer))
+    page = await client.get("/staff")
+    assert re.search(r'id="count-decided">0<', page.text) and re.search(r'id="count-overdue">3<', page.text)
+    assert rows(page).index("张三") < rows(page).index("李四") < rows(page).index("张小明")
+    found = await client.get("/staff", params={"q": "张", "sort": "-due"})
+    assert "李四" not in rows(found) and rows(found).index("张小明") < rows(found).index("张三")
+    # The search and sort stay in the URL the page's forms and links carry.
+    assert 'name="q" value="张"' in found.text and 'name="sort" value="-due"' in found.text
+    assert 'value="-due" selected' in found.text
+    bad = await client.get("/staff", params={"q": "12"})
+    assert bad.status_code == 422 and "身份证号的后 4 位" in bad.text
+
+
+async def test_start_decide_and_next_in_one_page_load_each(client: httpx.AsyncClient, seed: Seed,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed.catalogs()
+    ids = []
+    for i in range(3):
+        monkeypatch.setattr(app_service, "local_today", lambda d=date(2025, 9, 1 + i): d)
+        ids.append((await submitted(client, seed, await seed.person(name=f"人{i}")))[0])
+    await as_staff(seed, await seed.staff("rev", StaffRole.reviewer))
+    # 开始审核 on a row claims and opens it in one answer (a redirect to the page, with the queue's state).
+    opened = location(await post_form(client, f"/staff/applications/{ids[1]}/claim", {"q": "人", "sort": "-due"}))
+    assert app_in(opened) == ids[1] and "q=%E4%BA%BA" in opened and "sort=-due" in opened
+    page = await client.get(opened)
+    assert 'id="decision"' in page.text and 'name="then" value="next"' in page.text
+    # 决定并下一件 (latest due first, as the queue was sorted): the next free one opens, claimed.
+    after_return = location(await post_form(client, f"/staff/applications/{ids[1]}/decision", {
+        "outcome": "return", "reason": "material_unclear", "then": "next", "q": "人", "sort": "-due"}))
+    assert app_in(after_return) == ids[2]
+    assert 'id="decision"' in (await client.get(after_return)).text
+    material_ids = re.findall(r'name="verdict_([0-9a-f-]{36})" value="acceptable"', (await client.get(after_return)).text)
+    assert len(material_ids) == 2
+    approved = location(await post_form(client, f"/staff/applications/{ids[2]}/decision", {
+        "outcome": "approve", "then": "next", **{f"verdict_{m}": "acceptable" for m in material_ids}}))
+    assert app_in(approved) == ids[0]
+    # Skipping releases the current one; with nothing else free, back to the queue with a word why.
+    skipped = location(await post_form(client, "/staff/next", {"after": ids[0]}))
+    assert skipped == "/staff?notice=empty"
+    assert "队列中暂无其他可领取的申请" in (await client.get(skipped)).text
+    queue = await client.get("/staff")
+    assert re.search(r'id="count-decided">2<', queue.text) and re.search(r'id="count-held">0<', queue.text)
+    # 释放: leave without deciding; releasing what one does not hold changes nothing.
+    location(await post_form(client, f"/staff/applications/{ids[0]}/claim"))
+    assert location(await post_form(client, f"/staff/applications/{ids[0]}/release")) == "/staff?notice=released"
+    assert location(await post_form(client, f"/staff/applications/{ids[0]}/release")) == "/staff"
+    assert re.search(r'id="count-held">0<', (await client.get("/staff")).text)
+
+
+async def test_approval_without_marks_asks_for_a_confirmation_naming_them(client: httpx.AsyncClient,
+                                                                          seed: Seed) -> None:
+    await seed.catalogs()
+    app_id, _ = await submitted(client, seed, await seed.person("zhang"))
+    await as_staff(seed, await seed.staff("rev", StaffRole.reviewer))
+    location(await post_form(client, f"/staff/applications/{app_id}/claim"))
+    refused = await post_form(client, f"/staff/applications/{app_id}/decision", {"outcome": "approve"})
+    assert refused.status_code == 409
+    assert "以下必需材料尚未标注为合格" in refused.text and "diagnosis_certificate.jpg" in refused.text
+    assert 'name="confirm_unmarked" value="1"' in refused.text  # the confirmation, shown after the refusal
+    confirmed = await post_form(client, f"/staff/applications/{app_id}/decision",
+                                {"outcome": "approve", "confirm_unmarked": "1"})
+    assert location(confirmed) == f"/staff/applications/{app_id}"
+    page = await client.get(f"/staff/applications/{app_id}")
+    assert "审核通过" in page.text and "确认未标注的材料也通过" in page.text
