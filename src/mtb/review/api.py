@@ -59,8 +59,8 @@ class QueueQuery(BaseModel):
     channel: str | None = None
     overdue: bool | None = None
     q: Annotated[str | None, Field(max_length=40, description=(
-        "Search: the beginning of the insured person's name, and/or the last 4 characters of their ID "
-        "number (e.g. `张`, `0021`, `张三 0021`)."))] = None
+        "Search: a case number (受理编号, dash and spaces optional), or the beginning of the insured person's name "
+        "and/or the last 4 characters of their ID number (e.g. `张`, `0021`, `张三 0021`, `BJ20261206-000123`)."))] = None
     sort: Annotated[Sort, Field(description="`due`: soonest due first (default); `-due`: latest due first.")] = "due"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str | None, Field(max_length=500)] = None
