@@ -47,7 +47,9 @@ class QueueSearch:
 
     @classmethod
     def parse(cls, text: str | None) -> QueueSearch | None:
-        text = (text or "").replace("\u3000", " ")
+        # Whitespace of any kind separates words; other unprintable characters (a NUL byte PostgreSQL would
+        # refuse) are dropped.
+        text = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in (text or "").replace("\u3000", " "))
         compact = case_number.normalize(text)
         if _CASE.fullmatch(compact):
             return cls(case_number=compact if "-" in compact else f"{compact[:10]}-{compact[10:]}")
