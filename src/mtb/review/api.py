@@ -119,7 +119,7 @@ async def counts(request: Request, staff: Reviewer) -> CountsOut:
     return CountsOut(decided_today=c.decided_today, held_now=c.held_now, overdue_in_region=c.overdue_in_region)
 
 
-@router.post("/next", response_model=ApplicationOut, responses={404: {"description": "`queue_empty`"}})
+@router.post("/next", response_model=ApplicationOut)
 async def next_application(body: NextIn, request: Request, staff: Reviewer, session: DBSession) -> ApplicationOut:
     """Claim and open the next application: the first in queue order (under the given filters and sort)
     that nobody holds. With `after`, that application is released (if the asking reviewer holds it) and
