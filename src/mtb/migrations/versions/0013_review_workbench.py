@@ -8,8 +8,8 @@
 - ix_review_decisions_reviewer_day (reviewer_id, decided_at): "decided today" on the queue page;
 - ix_applications_claimed_by (claimed_by_id) for held claims only: "held now".
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0012'
-down_revision: str | None = '0011'
+revision: str = '0013'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
