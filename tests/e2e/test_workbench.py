@@ -226,7 +226,7 @@ def test_window_paper_application_in_three_page_loads(browser: Any, server: str,
     with page.expect_navigation():
         page.locator("#batch-submit").click()
     page.locator("#status", has_text="已提交，待审核").wait_for()
-    assert page.locator("#materials .material a").count() == 3
+    assert page.locator("#materials a.file-name").count() == 3
     step(page, "window-submitted")
     assert len(loads) <= 3, loads
     print(f"window clerk, page loads from the entry page to submitted: {len(loads)}")
