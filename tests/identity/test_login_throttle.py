@@ -90,7 +90,7 @@ async def test_many_addresses_block_the_number_but_never_a_window_clerk(seed: Se
 
 async def test_a_clerks_own_mistakes_block_only_that_clerk(app_and_client: tuple[Any, httpx.AsyncClient],
                                                            seed: Seed, settings: Settings) -> None:
-    app, client = app_and_client
+    _app, client = app_and_client
     await seed.catalogs()
     zhang = await seed.person("zhang")
     clerks = [await seed.staff_login(await seed.staff(f"bj_window{i}", StaffRole.window)) for i in (1, 2)]

@@ -10,13 +10,14 @@ from fastapi.responses import StreamingResponse
 
 from mtb.applications.auth import Reader, Writer
 from mtb.applications.schemas import MaterialOut
-from mtb.applications.service import get_readable, get_writable, record
+from mtb.applications.service import get_readable, get_writable
 from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.db import DBSession
 from mtb.materials.download import material_response
 from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
 from mtb.materials.storage import Storage
+from mtb.materials.viewing import open_material
 
 router = APIRouter(prefix="/api/v1/applications/{application_id}/materials", tags=["materials"])
 
@@ -84,8 +85,6 @@ async def download(application_id: uuid.UUID, material_id: uuid.UUID, request: R
                    session: DBSession) -> StreamingResponse:
     app = await get_readable(session, acting.actor, application_id)
     material = await get_material(session, app, material_id)
-    if acting.actor.kind == "staff":  # staff reading a person's medical material is audited
-        await record(session, app, "material_viewed", actor=acting.actor,
-                     detail={"material_id": str(material.id), "kind": material.kind})
-    # A missing file raises after the record: the request's rollback takes the record back.
-    return await material_response(_storage(request), material, disposition="attachment")
+    opened = await open_material(session, _storage(request), actor=acting.actor, app=app, material=material,
+                                 form="download")  # audited (materials/viewing.py)
+    return material_response(opened, material, disposition="attachment")

@@ -21,6 +21,7 @@ from mtb.errors import MTBError, Unprocessable
 from mtb.identity.models import InsuredPerson
 from mtb.materials.download import material_response
 from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
+from mtb.materials.viewing import open_material
 from mtb.web.core import redirect, render, verify_csrf
 
 
@@ -194,10 +195,9 @@ async def material_file(request: Request, session: AsyncSession, actor: Actor, a
                         material_id: uuid.UUID) -> StreamingResponse:
     app = await get_readable(session, actor, app_id)
     material = await get_material(session, app, material_id)
-    if actor.kind == "staff":  # a missing file raises below, and the rollback takes the record back
-        await record(session, app, "material_viewed", actor=actor,
-                     detail={"material_id": str(material.id), "kind": material.kind})
-    return await material_response(request.app.state.storage, material, disposition="inline")
+    opened = await open_material(session, request.app.state.storage, actor=actor, app=app, material=material,
+                                 form="inline")  # audited (materials/viewing.py)
+    return material_response(opened, material, disposition="inline")
 
 
 async def form_page(session: AsyncSession, actor: Actor, app_id: uuid.UUID) -> Response:

@@ -29,9 +29,9 @@ from mtb.identity.api import staff_login
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.schemas import StaffLogin
 from mtb.identity.throttle import IdentityGuard
-from mtb.materials.download import local_copy
 from mtb.materials.pdfpages import render_page
 from mtb.materials.service import get_material
+from mtb.materials.viewing import viewed_copy
 from mtb.review.api import history as history_entries
 from mtb.review.queue import SORTS, QueueFilter, QueueSearch, review_queue
 from mtb.review.schemas import DecisionIn, MaterialVerdictIn, QueuePage, ReasonIn
@@ -286,7 +286,8 @@ async def pdf_page(app_id: uuid.UUID, material_id: uuid.UUID, number: int, reque
     material = await get_material(session, app, material_id)
     if material.content_type != "application/pdf" or not 1 <= number <= (material.pages or 0):
         raise NotFound("page_not_found", "页面不存在")
-    async with local_copy(request.app.state.storage, material) as path:
+    async with viewed_copy(session, request.app.state.storage, actor=Actor.of_staff(staff), app=app,
+                           material=material, form="page", page=number) as path:  # audited
         png = await anyio.to_thread.run_sync(_render_page, path, number)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
