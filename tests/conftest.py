@@ -40,6 +40,22 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         pytest.mark.anyio(obj)
 
 
+# Slow tests: processes, servers, browsers, OCR, object storage, fuzzing, topology. `make test` runs them
+# all; the mark only lets a developer leave them out while working (`pytest -m "not slow"`).
+SLOW_FILES = {"tests/test_crash.py", "tests/test_serve.py", "tests/security/test_fuzz.py",
+              "tests/prereview/test_extract.py", "tests/prereview/test_job.py", "tests/materials/test_s3_storage.py",
+              "tests/topology/test_topology.py", "tests/faults/test_faults.py"}
+SLOW_DIRS = ("tests/e2e/",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.resolve()
+        where = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else ""
+        if where in SLOW_FILES or where.startswith(SLOW_DIRS) or "s3_endpoint" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -1,7 +1,7 @@
 """The authorization matrix: every route of the app × every actor, table-driven.
 
 The table (matrix.py) is checked against the app's own route list, so a new route without an entry fails.
-Each route is tried on a fresh world by anonymous, applicant (an agent), beneficiary, another applicant,
+Each route is tried on the same world, put back fresh before every route (tests/security/world.py), by anonymous, applicant (an agent), beneficiary, another applicant,
 a reviewer of the region and of the other region, a window clerk, an administrator and a hospital key.
 """
 
@@ -14,13 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy.engine import Engine
 
 from mtb.app import create_app
-from mtb.settings import get_settings
+from mtb.settings import Settings, get_settings
 from tests.factories import Seed
 from tests.files import document_photo
 from tests.security.matrix import MATRIX, Expect
-from tests.security.world import ACTORS, build, client_for, fill
+from tests.security.world import ACTORS, Copy, World, build, client_for, fill, put_back, take
 
 DENIED_404 = {"application_not_found", "qualification_not_found", "notification_not_found", "sample_not_found",
               "staff_not_found", "hospital_key_not_found", "person_not_found", "document_not_found", "not_found"}
@@ -83,12 +84,30 @@ def outcome(response: httpx.Response) -> Expect:
 ROUTES = sorted(MATRIX)
 
 
+@pytest.fixture(scope="module")
+def built() -> dict[str, Copy]:
+    """The world of the first route, copied for the others (one module: one world)."""
+    return {}
+
+
+async def fresh_world(seed: Seed, settings: Settings, sync_engine: Engine, built: dict[str, Copy],
+                      tmp_path_factory: pytest.TempPathFactory) -> World:
+    if settings.storage_url:  # files on object storage (MTB_TEST_STORAGE_URL): built for every route
+        return await build(seed)
+    if "world" not in built:
+        world = await build(seed)
+        built["world"] = take(world, sync_engine, settings, tmp_path_factory.mktemp("matrix-world"))
+        return world
+    return put_back(built["world"], sync_engine, settings)
+
+
 @pytest.mark.parametrize("route_index", range(len(ROUTES)), ids=[f"{m} {p}" for m, p in ROUTES])
 async def test_route_for_every_actor(route_index: int, app_and_client: tuple[Any, httpx.AsyncClient],
-                                     seed: Seed) -> None:
+                                     seed: Seed, settings: Settings, sync_engine: Engine, built: dict[str, Copy],
+                                     tmp_path_factory: pytest.TempPathFactory) -> None:
     route = ROUTES[route_index]
     app, _client = app_and_client
-    world = await build(seed)
+    world = await fresh_world(seed, settings, sync_engine, built, tmp_path_factory)
     method, template = route
     path = fill(template, world)
     extra = dict(EXTRA.get(route, {}))

@@ -1,17 +1,30 @@
 """A small world for the authorization matrix: people, staff of both regions, an agent's application,
-a window entry, a filing, a message, a quality sample, a hospital key."""
+a window entry, a filing, a message, a quality sample, a hospital key.
+
+The world is built once per test module through the API (`build`), then copied (`take`: every row of
+every table, and the material files) and put back before each route (`put_back`, into the database the
+test's own fixtures have just emptied), so a route that changes the world does not change it for the
+next one. Tokens are issued afresh for each route.
+"""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
 
 from mtb.identity.models import StaffRole
+from mtb.identity.tokens import Principal, issue_token
+from mtb.models import Base
 from mtb.qualifications.keys import create_hospital_key
 from mtb.review.models import QualitySample, ReviewDecision
+from mtb.settings import Settings
 from mtb.timeutil import utcnow
 from mtb.web.core import SESSION_COOKIE
 from tests.applications.helpers import BEIJING_MATERIALS, BEIJING_SELF, create, submit, upload, upload_all
@@ -28,6 +41,12 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
     ids: dict[str, str] = field(default_factory=dict)
+    principals: dict[str, Principal] = field(default_factory=dict)
+
+    def issue_tokens(self) -> None:
+        """Tokens from the function the logins issue them with (the logins themselves, argon2 and
+        throttling included, are tested in tests/identity): the matrix is about what each token may reach."""
+        self.tokens = {actor: issue_token(principal)[0] for actor, principal in self.principals.items()}
 
     def headers(self, actor: str, *, page: bool) -> dict[str, str]:
         if actor == "hospital":
@@ -52,9 +71,11 @@ async def build(seed: Seed) -> World:
              "admin2": await seed.staff("bj_admin2", StaffRole.admin)}
     world = World()
     for actor, person in (("applicant", wang), ("beneficiary", zhang), ("other", li)):
-        world.tokens[actor] = (await seed.login(person))["Authorization"].split()[1]
+        world.principals[actor] = Principal(kind="person", id=person.row.id, region_code=person.row.region_code)
     for actor, member in staff.items():
-        world.tokens[actor] = (await seed.staff_login(member))["Authorization"].split()[1]
+        world.principals[actor] = Principal(kind="staff", id=member.id, role=member.role,
+                                            region_code=member.region_code)
+    world.issue_tokens()
     client = seed.client
     agent = {"Authorization": f"Bearer {world.tokens['applicant']}"}
     app = (await create(client, agent, **BEIJING_SELF, beneficiary=zhang.credentials() | {"relation": "parent"})).json()
@@ -84,7 +105,46 @@ async def build(seed: Seed) -> World:
         world.ids.update(sample=str(sample.id), key=str(row.id))
     world.ids["member"] = str(staff["window"].id)
     world.ids["person"] = str(zhang.row.id)
-    del world.tokens["admin2"]
+    del world.tokens["admin2"], world.principals["admin2"]
+    return world
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A built world: its rows (table by table, in dependency order) and a copy of its material files."""
+
+    world: World
+    rows: dict[str, list[dict[str, Any]]]
+    files: Path
+
+
+def take(world: World, engine: Engine, settings: Settings, into: Path) -> Copy:
+    with engine.connect() as conn:
+        rows = {t.name: [dict(r._mapping) for r in conn.execute(t.select())] for t in Base.metadata.sorted_tables}
+    shutil.copytree(settings.storage_path, into / "files", dirs_exist_ok=True)
+    return Copy(world, rows, into / "files")
+
+
+def put_back(copy: Copy, engine: Engine, settings: Settings) -> World:
+    """The copied world, in an emptied database and storage, with fresh tokens."""
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if rows := copy.rows[table.name]:
+                conn.execute(table.insert(), rows)
+        if engine.dialect.name == "postgresql":  # the emptying restarted the sequences the rows used
+            for table in Base.metadata.sorted_tables:
+                for column in table.primary_key.columns:
+                    if column.autoincrement is True or (column.autoincrement == "auto" and
+                                                        column.type.python_type is int and
+                                                        len(table.primary_key.columns) == 1):
+                        highest = conn.execute(select(func.max(column))).scalar()
+                        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                                {"t": table.name, "c": column.name}).scalar()
+                        if sequence and highest is not None:
+                            conn.execute(text("SELECT setval(:s, :v)"), {"s": sequence, "v": highest})
+    shutil.copytree(copy.files, settings.storage_path, dirs_exist_ok=True)
+    world = World(api_key=copy.world.api_key, ids=dict(copy.world.ids), principals=dict(copy.world.principals))
+    world.issue_tokens()
     return world
 
 
