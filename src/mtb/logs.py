@@ -10,9 +10,9 @@ real birth date and a known birth place, or a 15-digit one (the first generation
 converts into one. Runs that are not valid numbers (order numbers, timestamps) stay as they are.
 
 Cheap enough for one access line per request (docs/benchmarks.md): values shorter than 15 characters
-and numbers outside 15-18 digits are not looked at, plain ASCII text gets a quick look in C first, the JSON encoder is made once, the time text is
-remade once a second, and the records carry no caller, thread or process fields, which MTB's lines
-never print.
+and numbers outside 15-18 digits are not looked at, plain ASCII text gets a quick look in C first, the
+JSON encoder is made once, the time text is remade once a second, and the records carry no caller,
+thread or process fields, which MTB's lines never print.
 """
 
 from __future__ import annotations
