@@ -58,10 +58,10 @@ from mtb.review.api import queue
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
-from mtb.webhooks.api import router as webhooks_router
 from mtb.sqlite_gate import WriteGate
 from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render, return_path, safe_next
 from mtb.web.routes import PAGE_ROUTERS
+from mtb.webhooks.api import router as webhooks_router
 
 log = logging.getLogger("mtb.app")
 
