@@ -28,6 +28,8 @@ class ErrorOut(BaseModel):
     check: str | None = Field(None, description="not_ready: what is not ready (database, storage, shutdown)")
     remaining_attempts: int | None = Field(None, description="invalid_credentials: failures left before a block")
     known: list[str] | None = Field(None, description="unknown_channel: the region's channel codes")
+    materials: list[str] | None = Field(None, description=(
+        "materials_unmarked, materials_not_acceptable: the ids of the materials in question"))
 
 
 class MTBError(Exception):

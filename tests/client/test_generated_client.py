@@ -167,8 +167,14 @@ async def test_the_whole_loop_through_the_generated_client(app_and_client: tuple
 
     # Approved in the second round: the person holds a filing.
     parsed(await claim.asyncio_detailed(app_id, client=reviewer), 200, models.ApplicationOut)
+    unmarked = await decide.asyncio_detailed(app_id, client=reviewer, body=models.DecisionIn(
+        outcome=models.DecisionOutcome.APPROVE))
+    parsed(unmarked, 409, models.ErrorOut)  # the approval guard: every required material marked first
+    assert listed(document, "post", "/api/v1/review/applications/{application_id}/decision",
+                  unmarked) == "materials_unmarked"
+    assert len(unmarked.parsed.materials) == 2
     approved = parsed(await decide.asyncio_detailed(app_id, client=reviewer, body=models.DecisionIn(
-        outcome=models.DecisionOutcome.APPROVE)), 200, models.ApplicationOut)
+        outcome=models.DecisionOutcome.APPROVE, all_acceptable=True)), 200, models.ApplicationOut)
     assert approved.status == models.ApplicationStatus.APPROVED
     filings = parsed(await module(generated, "api.qualifications.my_qualifications").asyncio_detailed(
         client=person), 200, list)
