@@ -26,6 +26,7 @@ from mtb.applications.api import read_status
 from mtb.applications.api import router as applications_router
 from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
+from mtb.catalog.calendar_api import router as calendar_router
 from mtb.catalog.workdays import load_calendar
 from mtb.channels.api import admin_router as channels_admin_router
 from mtb.channels.api import router as channels_router
@@ -283,6 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(eligibility_router)
     app.include_router(applications_router)
     app.include_router(catalog_router)
+    app.include_router(calendar_router)
     app.include_router(auth_router)
     app.include_router(channels_router)
     app.include_router(materials_router)

@@ -40,12 +40,14 @@ insured_app = typer.Typer(help="Insured registry", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts", no_args_is_help=True)
 jobs_app = typer.Typer(help="Periodic jobs", no_args_is_help=True)
 hospital_key_app = typer.Typer(help="Hospital API keys for the eligibility check", no_args_is_help=True)
+calendar_app = typer.Typer(help="Working-day calendar: the State Council's holiday schedules", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(insured_app, name="insured")
 app.add_typer(staff_app, name="staff")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(hospital_key_app, name="hospital-key")
+app.add_typer(calendar_app, name="calendar")
 keys_app = typer.Typer(help="Data key rotation", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
@@ -101,6 +103,47 @@ def catalog_load(paths: Annotated[list[Path] | None, typer.Argument(help="catalo
         return
     for o in outcomes:
         typer.echo(f"{o.file}: region {o.region_code} version {o.version}: {o.result}")
+
+
+@calendar_app.command("load")
+def calendar_load(file: Path) -> None:
+    """Enter the State Council's holiday schedule of one or more years from FILE (the format of
+    data/calendar/cn-workdays.yaml: years: {2027: {holidays: [...], workdays: [...], source: ...}}), all or
+    nothing; then recompute, once, the provisional due dates of pending applications."""
+    from pydantic import ValidationError
+
+    from mtb.applications.actors import Actor
+    from mtb.catalog.calendar import enter_schedule
+    from mtb.catalog.workdays import load_calendar, read_table
+
+    try:
+        table = read_table(file)
+    except OSError as exc:
+        fail(f"{file}: cannot read: {exc.strerror}")
+        return
+    except (ValidationError, ValueError) as exc:
+        fail(f"{file}: refused, not a calendar table: {exc}")
+        return
+    if not table.years:
+        fail(f"{file}: refused, no year in it")
+    calendar = load_calendar(get_settings().calendar_path)
+
+    async def work(session: AsyncSession) -> list[str]:
+        lines = []
+        for year, entry in sorted(table.years.items()):
+            entry = entry.model_copy(update={"source": entry.source or file.name})
+            done = await enter_schedule(session, calendar, year, entry, entered_by=f"mtb calendar load {file.name}",
+                                        actor=Actor("system", None))
+            lines.append(f"{year}: {len(entry.holidays)} holidays, {len(entry.workdays)} working weekend days "
+                         f"entered; {len(done)} provisional due date(s) recomputed")
+        return lines
+
+    try:
+        for line in in_transaction(work):
+            typer.echo(line)
+    except MTBError as exc:
+        typer.echo(f"{file}: {exc.detail}", err=True)
+        fail(f"{file}: refused ({exc.code}); nothing was entered")
 
 
 @insured_app.command("import")
@@ -210,24 +253,28 @@ def doctor(clean: Annotated[bool, typer.Option(
         "--clean", help="remove orphan files and temporaries untouched for the grace period")] = False) -> None:
     """Check that every material's file exists and is intact; report (and with --clean remove) files
     no material refers to. Exits 1 when a material's file is missing or corrupt."""
+    from mtb.catalog.calendar import next_year_warning, synced
+    from mtb.catalog.workdays import load_calendar
     from mtb.doctor import DoctorReport, diagnose
     from mtb.materials.storage import StorageUnavailable, make_storage
-    from mtb.timeutil import utcnow
+    from mtb.timeutil import local_date, utcnow
 
     settings = get_settings()
     storage = make_storage(settings)
 
-    async def runner() -> DoctorReport:
+    async def runner() -> tuple[DoctorReport, str | None]:
         engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
         try:
             async with create_sessionmaker(engine)() as session:
+                calendar = await synced(session, load_calendar(settings.calendar_path))
+                warning = next_year_warning(calendar, local_date(utcnow()))
                 return await diagnose(session, storage, now=utcnow(),
-                                      grace_minutes=settings.storage_gc_grace_minutes, clean=clean)
+                                      grace_minutes=settings.storage_gc_grace_minutes, clean=clean), warning
         finally:
             await engine.dispose()
 
     try:
-        report = asyncio.run(runner())
+        report, calendar_warning = asyncio.run(runner())
     except StorageUnavailable as exc:
         fail(f"storage {storage.describe()} failed: {exc.__cause__!r}")
         return
@@ -242,6 +289,8 @@ def doctor(clean: Annotated[bool, typer.Option(
     if report.removed is not None:
         typer.echo(f"removed {report.removed.files} orphan files ({report.removed.bytes} bytes) "
                    f"and {report.removed.temporaries} temporary files")
+    if calendar_warning:  # a warning: due dates are still counted, provisionally
+        typer.echo(f"calendar warning: {calendar_warning}", err=True)
     for broken in report.broken:
         typer.echo(f"{broken.problem}: material {broken.material_id} of application {broken.application_id} "
                    f"(sha256 {broken.sha256})", err=True)

@@ -26,7 +26,9 @@ from mtb.applications.actors import Actor
 from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
+from mtb.catalog.calendar import recompute_provisional, synced
 from mtb.catalog.service import catalog_by_version_id
+from mtb.catalog.workdays import load_calendar
 from mtb.channels.models import ChannelAssertion
 from mtb.doctor import remove_unreferenced
 from mtb.identity.models import RevokedToken
@@ -59,6 +61,7 @@ class JobReport:
     prereviewed: int = 0
     fast_tracked: int = 0
     webhooks_delivered: int = 0
+    due_dates_recomputed: int = 0
 
 
 async def _disease_name(session: AsyncSession, q: Qualification) -> str:
@@ -174,6 +177,10 @@ async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], settings: Set
     async with sessionmaker() as session:
         report.files_removed = await collect_garbage(session, make_storage(settings), instant,
                                                      settings.storage_gc_grace_minutes)
+    async with sessionmaker() as session, session.begin():
+        # A schedule entered on another worker: due dates a worker still counted provisionally (mtb/catalog/calendar.py)
+        calendar = await synced(session, load_calendar(settings.calendar_path))
+        report.due_dates_recomputed = len(await recompute_provisional(session, calendar, actor=SYSTEM))
     report.prereviewed = await run_pending(sessionmaker, settings)  # its own transactions, see prereview/
     report.fast_tracked = await sweep_fast_track(sessionmaker, settings)
     report.webhooks_delivered = (await deliver_due(sessionmaker, settings)).delivered

@@ -1,7 +1,7 @@
 """Every ORM model, imported in one place so Alembic and the tests see the whole schema."""
 
 from mtb.applications.models import Application, ApplicationEvent, CrossRegionFiling, IdempotentResponse
-from mtb.catalog.models import CatalogVersion
+from mtb.catalog.models import CalendarYear, CatalogVersion
 from mtb.channels.models import Channel, ChannelAssertion
 from mtb.db import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, RevokedToken, StaffUser
@@ -13,7 +13,7 @@ from mtb.review.models import QualitySample, ReviewDecision
 from mtb.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 __all__ = [
-    "Application", "ApplicationEvent", "Base", "CatalogVersion", "Channel", "ChannelAssertion",
+    "Application", "ApplicationEvent", "Base", "CalendarYear", "CatalogVersion", "Channel", "ChannelAssertion",
     "CrossRegionFiling", "HospitalKey", "IdempotentResponse", "InsuredPerson", "LoginThrottle", "Material",
     "MaterialPrereview", "Notification", "Qualification", "QualificationEvent", "QualitySample",
     "ReminderSent", "ReviewDecision", "RevokedToken", "StaffUser", "WebhookAttempt",

@@ -69,9 +69,14 @@ async def test_multiple_sclerosis_needs_associate_chief_or_above(client: httpx.A
     zh = await seed.login(await seed.person("zhang"))
     app_id = (await create(client, zh, **BEIJING_SELF | {"disease_code": "BJ-MS"})).json()["id"]
     await upload(client, zh, app_id, "filing_form", pdf(), name="form.pdf")
-    certificate = (await upload(client, zh, app_id, "diagnosis_certificate")).json()
-    for title in (None, "attending"):
-        if title:
+    # The rule makes the title required at upload (issue 17): a certificate without it is refused there.
+    untitled = await upload(client, zh, app_id, "diagnosis_certificate")
+    assert untitled.status_code == 422 and untitled.json()["error"] == "physician_title_required"
+    assert "副主任医师及以上" in untitled.json()["detail"] and "associate_chief" in untitled.json()["detail"]
+    assert (await upload(client, zh, app_id, "supplementary")).status_code == 201  # no rule on it
+    certificate = (await upload(client, zh, app_id, "diagnosis_certificate", physician_title="resident")).json()
+    for title in ("resident", "attending"):
+        if title != "resident":
             certificate = (await client.put(
                 f"/api/v1/applications/{app_id}/materials/{certificate['id']}", headers=zh,
                 data={"physician_title": title}, files={"file": ("c.jpg", document_photo(seed=9), "image/jpeg")})).json()

@@ -54,3 +54,61 @@ async def test_unknown_region_is_404(client: httpx.AsyncClient, seed: Seed) -> N
         response = await client.get(path)
         assert response.status_code == 404
         assert response.json()["error"] == "region_not_found"
+
+
+async def test_region_tells_a_client_everything_it_must_send(client: httpx.AsyncClient, seed: Seed) -> None:
+    """Issue 17 (4): physician titles with code, name and rank; material kinds with their fields and allowed
+    values; relations; channels; the contact (12393 marked as example); the reason codes."""
+    await seed.catalogs()
+    for code in ("110000", "429021"):
+        region = (await client.get(f"/api/v1/regions/{code}")).json()
+        titles = region["physician_titles"]
+        assert [(t["code"], t["rank"]) for t in titles] == [
+            ("resident", 0), ("attending", 1), ("associate_chief", 2), ("chief", 3)]
+        assert titles[2]["name"] == "副主任医师"
+        certificate = next(k for k in region["material_kinds"] if k["kind"] == "diagnosis_certificate")
+        title_field = next(f for f in certificate["fields"] if f["name"] == "physician_title")
+        assert [a["code"] for a in title_field["allowed"]] == [t["code"] for t in titles]
+        assert title_field["label"] == "出具医师职称"
+        assert {r["code"] for r in region["relations"]} == {"spouse", "parent", "child", "sibling", "other_relative",
+                                                            "other"}
+        assert all(c["code"] and c["name"] and c["kind"] in ("online", "window") for c in region["channels"])
+        hotline = region["contact"]["hotline"]
+        assert hotline["value"] == "12393" and hotline["is_example"] is True
+        reasons = {r["code"]: r for r in region["reason_codes"]}
+        assert reasons["other"]["needs_detail"] is True and "materials_incomplete" in reasons
+    beijing = (await client.get("/api/v1/regions/110000")).json()["contact"]
+    assert beijing["window_address"]["value"] is None and beijing["window_hours"]["value"] is None
+    hubei = (await client.get("/api/v1/regions/429021")).json()["contact"]
+    assert hubei["window_hours"] == {"value": "工作日工作时间", "is_example": False, "note": "指南：需在工作日工作时间内办理"}
+    listed = (await client.get("/api/v1/regions")).json()
+    assert all(r["physician_titles"] and r["material_kinds"] and r["reason_codes"] for r in listed)
+    diseases = {d["code"]: d for d in (await client.get("/api/v1/regions/110000/diseases")).json()}
+    spec = diseases["BJ-MS"]["materials"][0]["field_specs"][0]
+    assert spec["name"] == "physician_title" and [a["code"] for a in spec["allowed"]][2] == "associate_chief"
+
+
+async def test_refusals_name_allowed_values_as_they_must_be_sent(client: httpx.AsyncClient, seed: Seed) -> None:
+    """Every refusal that lists allowed values gives the codes a client sends (in the message and as `allowed`)."""
+    from tests.applications.helpers import BEIJING_SELF, create, upload
+
+    await seed.catalogs()
+    zh = await seed.login(await seed.person("zhang"))
+    app_id = (await create(client, zh, **BEIJING_SELF)).json()["id"]
+    cases = [
+        (await upload(client, zh, app_id, "diagnosis_certificate", physician_title="副主任医师"),
+         "physician_title_invalid", ["resident", "attending", "associate_chief", "chief"]),
+        (await upload(client, zh, app_id, "identity_front"), "material_kind_unknown",
+         ["diagnosis_certificate", "filing_form", "supplementary"]),
+        (await create(client, zh, **BEIJING_SELF | {"disease_code": "BJ-FUNDUS-INJECTION", "laterality": "左眼"}),
+         "laterality_invalid", ["one_eye", "both_eyes"]),
+        (await create(client, zh, **BEIJING_SELF | {"disease_code": "BJ-FUNDUS-INJECTION"}),
+         "laterality_required", ["one_eye", "both_eyes"]),
+        (await create(client, zh, **BEIJING_SELF | {"disease_code": "BJ-HEMOPHILIA", "channel": "wechat"}),
+         "channel_unknown", ["bj_app", "jingtong", "national_app"]),
+    ]
+    for response, code, allowed in cases:
+        body = response.json()
+        assert response.status_code == 422 and body["error"] == code, body
+        assert [a["code"] for a in body["allowed"]] == allowed, code
+        assert all(value in body["detail"] for value in allowed), body["detail"]

@@ -72,6 +72,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/regions/{region_code}"): ALL_OK,
     ("GET", "/api/v1/regions/{region_code}/diseases"): ALL_OK,
     ("GET", "/api/v1/regions/{region_code}/hospitals"): ALL_OK,
+    ("GET", "/api/v1/calendar/{year}"): ALL_OK,
     ("POST", "/api/v1/auth/real-name"): ALL_OK,
     ("POST", "/api/v1/auth/staff"): ALL_OK,
     ("POST", "/api/v1/auth/channel"): ALL_OK,  # a channel's signed assertion is the credential
@@ -180,4 +181,6 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/staff/admin/hospital-keys"): STAFF_ADMIN,
     ("POST", "/staff/admin/hospital-keys/{key_id}/revoke"): STAFF_ADMIN,
     ("GET", "/staff/admin/stats"): STAFF_ADMIN,
+    ("GET", "/staff/admin/calendar"): STAFF_ADMIN,
+    ("POST", "/staff/admin/calendar"): STAFF_ADMIN,
 }

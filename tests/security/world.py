@@ -158,6 +158,7 @@ def fill(path: str, world: World) -> str:
         "message_id": world.ids["notification"], "sample_id": world.ids["sample"], "member_id": world.ids["member"],
         "key_id": world.ids["key"], "region_code": "110000", "number": "1", "action": "change",
         "person_id": world.ids["person"], "channel_id": "00000000-0000-4000-8000-000000000001",
+        "year": "2027",
     }
     return path.format(**values)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.models import Application, CrossRegionFiling
 from mtb.applications.states import OPEN
+from mtb.catalog.allowed import allowed_extra, spelled
 from mtb.catalog.document import CatalogDocument
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
@@ -44,7 +45,9 @@ def check_choice(doc: CatalogDocument, choice: Choice, *, via_window: bool) -> N
         raise Unprocessable("hospital_not_designated", f"所选医院不是{region}的定点医疗机构")
     channel = doc.channel(choice.channel)
     if channel is None:
-        raise Unprocessable("channel_unknown", f"{region}没有此办理渠道")
+        online = [(c.code, c.name) for c in doc.channels if (c.kind == "window") == via_window]
+        raise Unprocessable("channel_unknown", f"{region}没有此办理渠道，channel 可为：{spelled(online)}",
+                            extra=allowed_extra(online))
     if channel.kind == "window" and not via_window:
         raise Unprocessable("window_channel_staff_only", "线下窗口渠道的申请由经办窗口工作人员录入")
     if via_window and channel.kind != "window":
@@ -54,9 +57,14 @@ def check_choice(doc: CatalogDocument, choice: Choice, *, via_window: bool) -> N
         if choice.laterality is not None:
             raise Unprocessable("laterality_not_applicable", f"{disease.name}无需选择眼别")
     elif choice.laterality is None:
-        raise Unprocessable("laterality_required", f"{disease.name}需选择单眼或双眼")
+        choices = [(o.code, o.name) for o in options]
+        raise Unprocessable("laterality_required",
+                            f"{disease.name}需选择{'或'.join(n for _, n in choices)}（laterality 可为：{spelled(choices)}）",
+                            extra=allowed_extra(choices))
     elif choice.laterality not in {o.code for o in options}:
-        raise Unprocessable("laterality_invalid", "眼别应为：" + "、".join(o.name for o in options))
+        choices = [(o.code, o.name) for o in options]
+        raise Unprocessable("laterality_invalid", f"眼别（laterality）应为：{spelled(choices)}",
+                            extra=allowed_extra(choices))
 
 
 async def check_person(session: AsyncSession, person: InsuredPerson, *, region_code: str,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,6 +78,9 @@ class Application(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     round: Mapped[int] = mapped_column(Integer, default=0)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Counted on a year no published holiday schedule covers (the statutory fallback, catalog/workdays.py):
+    # recomputed once the schedule is entered.
+    due_date_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The reviewer holding the application (a claim lapses after MTB_CLAIM_IDLE_MINUTES).
     claimed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

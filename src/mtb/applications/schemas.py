@@ -184,6 +184,8 @@ class ApplicationStatusOut(BaseModel):
     hospital: CodeName
     submitted_at: datetime | None
     due_date: date | None
+    # Counted on a year whose holiday schedule is not published yet (statutory holidays only): "预计".
+    due_date_provisional: bool = False
     updated_at: datetime
     awaiting_confirmation: bool
     decision: DecisionOut | None
@@ -215,6 +217,8 @@ class ApplicationOut(BaseModel):
     status_label: str
     round: int
     due_date: date | None
+    # Counted on a year whose holiday schedule is not published yet (statutory holidays only): "预计".
+    due_date_provisional: bool = False
     submitted_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -239,6 +243,8 @@ class ApplicationSummary(BaseModel):
     status: ApplicationStatus
     status_label: str
     due_date: date | None
+    # Counted on a year whose holiday schedule is not published yet (statutory holidays only): "预计".
+    due_date_provisional: bool = False
     created_at: datetime
 
 

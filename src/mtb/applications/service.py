@@ -20,6 +20,7 @@ from mtb.applications.eligibility import Choice, check_choice, check_not_already
 from mtb.applications.models import Application, ApplicationEvent, IdempotentResponse
 from mtb.applications.schemas import ApplicationCreate
 from mtb.applications.states import ALLOWED, EDITABLE, LABELS, Status
+from mtb.catalog.calendar import synced
 from mtb.catalog.service import ActiveCatalog, active_catalog, catalog_by_version_id
 from mtb.catalog.workdays import WorkdayCalendar
 from mtb.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -172,7 +173,8 @@ async def _announce(session: AsyncSession, app: Application, to: Status, reason:
     if app.case_number:
         body += f"受理编号：{app.case_number}。"
     if to == Status.submitted and app.due_date is not None:
-        body += f"预计在 {app.due_date.isoformat()} 前完成审核。"
+        body += f"预计在 {app.due_date.isoformat()} 前完成审核"
+        body += "（节假日安排尚未公布，按法定节假日推算）。" if app.due_date_provisional else "。"
     if reason:
         body += f"说明：{reason}"
     people = {app.beneficiary_id, app.submitter_person_id} - {None}
@@ -251,11 +253,12 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
                             extra={"missing": missing})
     await check_rules(session, app, made_under)
     today = local_today()
-    due = calendar.add_working_days(today, made_under.document.review_due_working_days)
+    calendar = await synced(session, calendar)  # a schedule entered on another worker counts here too
+    due = calendar.due_date(today, made_under.document.review_due_working_days)
     numbered = {} if app.case_number else {
         "case_number": await next_case_number(session, region_code=app.region_code, day=today)}
-    await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due,
-                     submitted_at=utcnow(), **numbered)
+    await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due.day,
+                     due_date_provisional=due.provisional, submitted_at=utcnow(), **numbered)
     kick_after_commit(session)  # the pre-review worker offers it to the fast track
 
 

@@ -75,6 +75,7 @@ class AppRow:
     submitter_person_id: uuid.UUID | None
     beneficiary_id: uuid.UUID
     case_number: str | None
+    due_date_provisional: bool = False
 
 
 @dataclass(slots=True)
@@ -209,7 +210,7 @@ def build_application_out(doc: CatalogDocument, catalog_version: str, app: Appli
         agent_relation_label=agent_relation_label(app),
         beneficiary=beneficiary, submitted_by=submitted_by, status=app.status,
         status_label=LABELS[Status(app.status)], round=app.round, due_date=app.due_date,
-        submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
+        due_date_provisional=app.due_date_provisional, submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
         materials=[material_out(doc, m) for m in materials], checklist=checklist,
         decision=decided[-1] if decided else None, decisions=decided,
         awaiting_confirmation=app.pending_approval_by_id is not None,
@@ -228,5 +229,5 @@ async def application_summary(session: AsyncSession, app: Application) -> Applic
         hospital=hospital,
         beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
         status=app.status, status_label=LABELS[Status(app.status)], due_date=app.due_date,
-        created_at=app.created_at)
+        due_date_provisional=app.due_date_provisional, created_at=app.created_at)
 

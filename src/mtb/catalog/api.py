@@ -1,23 +1,59 @@
-"""Public catalog routes: regions with their channels, diseases with their materials, hospitals."""
+"""Public catalog routes: regions with everything a client sends or shows (channels, physician titles,
+material kinds and their fields, relations, contact, reason codes), diseases with their materials,
+hospitals."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from mtb.catalog.document import CatalogDocument, Disease
-from mtb.catalog.schemas import DiseaseOut, HospitalOut, MaterialRequirementOut, RegionChannelOut, RegionOut
+from mtb.applications.schemas import RELATION_LABELS, Relation
+from mtb.catalog.allowed import field_format, field_options
+from mtb.catalog.document import CatalogDocument, Disease, MaterialKind
+from mtb.catalog.schemas import (
+    CodeNameOut,
+    ContactOut,
+    DiseaseOut,
+    HospitalOut,
+    MaterialFieldOut,
+    MaterialKindOut,
+    MaterialRequirementOut,
+    PhysicianTitleOut,
+    RegionChannelOut,
+    RegionOut,
+)
 from mtb.catalog.service import ActiveCatalog, active_catalog, active_catalogs
 from mtb.db import DBSession
+from mtb.review.reasons import ReasonList
+from mtb.review.schemas import ReasonCodeOut
 
 router = APIRouter(prefix="/api/v1/regions", tags=["catalog"])
 
 
-def region_out(active: ActiveCatalog) -> RegionOut:
+def field_specs(doc: CatalogDocument, kind: MaterialKind) -> list[MaterialFieldOut]:
+    out = []
+    for f in kind.fields:
+        options = field_options(doc, f)
+        out.append(MaterialFieldOut(
+            name=f.name, label=f.label, required=f.required, format=field_format(f),
+            allowed=[CodeNameOut(code=c, name=n) for c, n in options] if options is not None else None))
+    return out
+
+
+def region_out(active: ActiveCatalog, reasons: ReasonList) -> RegionOut:
     doc = active.document
     return RegionOut(
         code=doc.region.code, name=doc.region.name, program=doc.region.program, entry=doc.region.entry,
         catalog_version=active.version, effective_from=active.effective_from,
-        channels=[RegionChannelOut(code=c.code, name=c.name, kind=c.kind) for c in doc.channels])
+        channels=[RegionChannelOut(code=c.code, name=c.name, kind=c.kind, note=c.note) for c in doc.channels],
+        physician_titles=[PhysicianTitleOut(code=t.code, name=t.name, rank=i)
+                          for i, t in enumerate(doc.physician_titles)],
+        material_kinds=[MaterialKindOut(kind=k.kind, name=k.name, requirement=k.requirement, generated=k.generated,
+                                        requires_seal=k.requires_seal, fields=field_specs(doc, k))
+                        for k in doc.material_kinds],
+        relations=[CodeNameOut(code=r.value, name=RELATION_LABELS[r.value]) for r in Relation],
+        contact=ContactOut(window_address=doc.contact.window_address, window_hours=doc.contact.window_hours,
+                           hotline=doc.contact.hotline),
+        reason_codes=[ReasonCodeOut(code=r.code, name=r.name, needs_detail=r.needs_detail) for r in reasons.reasons])
 
 
 def disease_out(doc: CatalogDocument, disease: Disease) -> DiseaseOut:
@@ -27,7 +63,8 @@ def disease_out(doc: CatalogDocument, disease: Disease) -> DiseaseOut:
         assert kind is not None  # guaranteed by cross_reference_problems at load
         materials.append(MaterialRequirementOut(
             kind=kind.kind, name=kind.name, required=req.required, requirement=kind.requirement,
-            generated=kind.generated, requires_seal=kind.requires_seal, fields=[f.name for f in kind.fields]))
+            generated=kind.generated, requires_seal=kind.requires_seal, fields=[f.name for f in kind.fields],
+            field_specs=field_specs(doc, kind)))
     category = doc.category(disease.category)
     return DiseaseOut(
         code=disease.code, name=disease.name, category=disease.category,
@@ -39,13 +76,13 @@ def disease_out(doc: CatalogDocument, disease: Disease) -> DiseaseOut:
 
 
 @router.get("", response_model=list[RegionOut])
-async def list_regions(session: DBSession) -> list[RegionOut]:
-    return [region_out(a) for a in await active_catalogs(session)]
+async def list_regions(session: DBSession, request: Request) -> list[RegionOut]:
+    return [region_out(a, request.app.state.reasons) for a in await active_catalogs(session)]
 
 
 @router.get("/{region_code}", response_model=RegionOut)
-async def get_region(region_code: str, session: DBSession) -> RegionOut:
-    return region_out(await active_catalog(session, region_code))
+async def get_region(region_code: str, session: DBSession, request: Request) -> RegionOut:
+    return region_out(await active_catalog(session, region_code), request.app.state.reasons)
 
 
 @router.get("/{region_code}/diseases", response_model=list[DiseaseOut])

@@ -141,6 +141,22 @@ class RenewalPolicy(Strict):
     source: Text
 
 
+class ContactItem(Strict):
+    """One way to reach the agency. `value` None: the source documents do not state it."""
+
+    value: str | None = None
+    is_example: bool = False
+    note: str = ""
+
+
+class Contact(Strict):
+    """Where a person asks: the window's address and hours, and the hotline (e.g. the national 12393)."""
+
+    window_address: ContactItem = ContactItem()
+    window_hours: ContactItem = ContactItem()
+    hotline: ContactItem = ContactItem()
+
+
 class Hospital(Strict):
     code: Code
     name: Text
@@ -167,6 +183,7 @@ class CatalogDocument(Strict):
     hospitals: list[Hospital]
     change: ChangePolicy | None = Field(default=None, description="None: filings cannot be changed online")
     renewal: RenewalPolicy | None = Field(default=None, description="None: no online renewal")
+    contact: Contact = Contact()
 
     # Lookups by code, made on first use and remade when the list is another one (model_copy(update=...)).
     def _index(self, name: str, items: list[Any], key: str) -> dict[str, Any]:

@@ -30,3 +30,17 @@ class CatalogVersion(Base):
     source_file: Mapped[str] = mapped_column(String(500))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarYear(Base):
+    """The State Council's holiday schedule for one year, as an administrator entered it (the admin page
+    or `mtb calendar load`). It outranks chinesecalendar and the statutory fallback (workdays.py)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON)  # ISO dates: days off, weekdays taken off included
+    workdays: Mapped[list[str]] = mapped_column(JSON)  # ISO dates: weekend days made working days (调休上班)
+    source: Mapped[str] = mapped_column(String(500))  # the notice, e.g. 国务院办公厅关于2027年部分节假日安排的通知
+    entered_by: Mapped[str] = mapped_column(String(200))  # a staff username, or "mtb calendar load FILE"
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)

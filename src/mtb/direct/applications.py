@@ -47,7 +47,7 @@ APPLICATION = (
     "SELECT a.id, a.kind, a.qualification_id, a.region_code, a.disease_code, a.hospital_code, a.channel, "
     "a.laterality, a.relation, a.status, a.round, a.due_date, a.submitted_at, a.created_at, a.updated_at, "
     "a.pending_approval_by_id, a.submitter_staff_id, a.submitter_person_id, a.beneficiary_id, "
-    "b.name, b.id_number_masked, g.name, c.id, c.version, c.sha256, a.case_number "
+    "b.name, b.id_number_masked, g.name, c.id, c.version, c.sha256, a.case_number, a.due_date_provisional "
     "FROM applications a "
     "JOIN insured_persons b ON b.id = a.beneficiary_id "
     "LEFT JOIN insured_persons g ON g.id = a.submitter_person_id "
@@ -87,7 +87,8 @@ async def read_own_application(reader: DirectReader, principal: Principal,
     r = found[0]
     app = AppRow(as_uuid(r[0]), r[1], as_uuid_or_none(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                  as_date_or_none(r[11]), as_datetime_or_none(r[12]), as_datetime(r[13]), as_datetime(r[14]),
-                 as_uuid_or_none(r[15]), as_uuid_or_none(r[16]), as_uuid_or_none(r[17]), as_uuid(r[18]), r[25])
+                 as_uuid_or_none(r[15]), as_uuid_or_none(r[16]), as_uuid_or_none(r[17]), as_uuid(r[18]), r[25],
+                 bool(r[26]))
     version_id, version, sha256 = r[22], r[23], r[24]
     doc = await catalog_document(reader, version_id, sha256)
     return build_application_out(
@@ -118,7 +119,7 @@ STATUS = (
     "(SELECT COUNT(*) FROM insured_persons WHERE id = ?), "
     "a.id, a.kind, a.status, a.round, a.disease_code, a.hospital_code, a.submitted_at, a.due_date, a.updated_at, "
     "a.pending_approval_by_id, c.id, c.sha256, d.round, d.outcome, d.reasons, d.material_verdicts, d.note, "
-    "d.decided_at, a.case_number "
+    "d.decided_at, a.case_number, a.due_date_provisional "
     "FROM (SELECT 1 AS one) x "
     "LEFT JOIN applications a ON a.id = ? AND (a.beneficiary_id = ? OR a.submitter_person_id = ?) "
     "LEFT JOIN catalog_versions c ON c.id = a.catalog_version_id "
@@ -149,5 +150,6 @@ async def read_own_status(reader: DirectReader, principal: Principal,
         id=as_uuid(r[2]), case_number=r[20], kind=r[3], status=r[4], status_label=LABELS[Status(r[4])], round=r[5],
         disease=CodeName(code=r[6], name=disease.name if disease else r[6]),
         hospital=CodeName(code=r[7], name=hospital.name if hospital else r[7]),
-        submitted_at=as_datetime_or_none(r[8]), due_date=as_date_or_none(r[9]), updated_at=as_datetime(r[10]),
+        submitted_at=as_datetime_or_none(r[8]), due_date=as_date_or_none(r[9]), due_date_provisional=bool(r[21]),
+        updated_at=as_datetime(r[10]),
         awaiting_confirmation=r[11] is not None, decision=decision)

@@ -20,6 +20,7 @@ from mtb.applications.actors import Actor
 from mtb.applications.models import Application
 from mtb.applications.service import ensure_editable, update_guarded
 from mtb.applications.states import EDITABLE
+from mtb.catalog.allowed import allowed_extra, spelled, title_options, uploadable
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import Conflict, NotFound, Unprocessable
 from mtb.identity.throttle import count_within
@@ -49,21 +50,32 @@ async def _checked_fields(session: AsyncSession, app: Application, kind: str,
     allowed = {r.kind for r in doc.materials_for(disease, app.kind)}
     material_kind = doc.material_kind(kind)
     if material_kind is None or kind not in allowed:
-        names = "、".join(k.name for k in doc.material_kinds if k.kind in allowed and not k.generated)
+        kinds = [(k.kind, k.name) for k in uploadable(doc, allowed)]
         raise Unprocessable("material_kind_unknown",
-                            f"此申请不需要这种材料，可上传：{names}" if names else "此申请无需上传材料")
+                            f"此申请不需要这种材料，kind 可为：{spelled(kinds)}" if kinds else "此申请无需上传材料",
+                            extra=allowed_extra(kinds))
     if material_kind.generated:
         raise Unprocessable("material_generated", f"{material_kind.name}由系统生成，无需上传")
+    # A disease rule on the issuing physician's title makes the title required (multiple sclerosis: 副主任医师).
+    title_rules = [r for r in disease.rules if r.type == "min_physician_title" and r.material == kind]
     out: dict[str, str] = {}
     for spec in material_kind.fields:
         value = (fields.get(spec.name) or "").strip()
         if not value:
+            if spec.name == "physician_title" and title_rules:
+                needed = next((t.name for t in doc.physician_titles if t.code == title_rules[0].title), "")
+                raise Unprocessable(
+                    "physician_title_required",
+                    f"{disease.name}的{material_kind.name}需由{needed}及以上人员出具，请填写{spec.label}"
+                    f"（physician_title 可为：{spelled(title_options(doc))}）",
+                    extra=allowed_extra(title_options(doc)))
             if spec.required:
                 raise Unprocessable("material_field_required", f"请填写{spec.label}")
             continue
         if spec.name == "physician_title" and doc.title_rank(value) is None:
             raise Unprocessable("physician_title_invalid",
-                                "出具医师职称应为：" + "、".join(t.name for t in doc.physician_titles))
+                                f"{spec.label}（physician_title）应为：{spelled(title_options(doc))}",
+                                extra=allowed_extra(title_options(doc)))
         out[spec.name] = value
     return out
 

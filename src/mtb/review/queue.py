@@ -114,11 +114,12 @@ class QueueRow:
     beneficiary_id_number_masked: str
     claimed_by_username: str | None
     case_number: str | None
+    due_date_provisional: bool = False
 
 
 _COLUMNS = ("SELECT a.id, a.disease_code, a.hospital_code, a.channel, a.status, a.round, a.submitted_at, "
             "a.due_date, a.claimed_by_id, a.claimed_at, a.pending_approval_by_id, a.catalog_version_id, c.sha256, "
-            "p.name, p.id_number_masked, s.username, a.case_number ")
+            "p.name, p.id_number_masked, s.username, a.case_number, a.due_date_provisional ")
 
 
 def queue_sql(*, statuses: list[str], filters: QueueFilter, with_cursor: bool, collation: str = "BINARY") -> str:
@@ -214,7 +215,7 @@ async def queue_rows(reader: DirectReader, *, region_code: str, filters: QueueFi
     params = queue_params(reader, region_code=region_code, filters=filters, cursor=cursor, today=today, limit=limit)
     return [QueueRow(as_uuid(r[0]), r[1], r[2], r[3], r[4], r[5], as_datetime_or_none(r[6]), as_date_or_none(r[7]),
                      as_uuid_or_none(r[8]), as_datetime_or_none(r[9]), as_uuid_or_none(r[10]), r[11], r[12], r[13],
-                     r[14], r[15], r[16]) for r in await reader.all(sql, params)]
+                     r[14], r[15], r[16], bool(r[17])) for r in await reader.all(sql, params)]
 
 
 async def review_queue(reader: DirectReader, *, region_code: str, filters: QueueFilter, limit: int,
@@ -241,7 +242,7 @@ async def review_queue(reader: DirectReader, *, region_code: str, filters: Queue
             channel_name=channel.name if channel else app.channel, beneficiary_name=app.beneficiary_name,
             beneficiary_id_number_masked=app.beneficiary_id_number_masked, status=app.status,
             status_label=LABELS[Status(app.status)], round=app.round, submitted_at=app.submitted_at,
-            due_date=app.due_date,
+            due_date=app.due_date, due_date_provisional=app.due_date_provisional,
             working_days_left=calendar.working_days_between(today, app.due_date) if app.due_date else None,
             overdue=bool(app.due_date and app.due_date < today), claimed_by=holder,
             awaiting_confirmation=app.pending_approval_by_id is not None))

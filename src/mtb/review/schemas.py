@@ -58,6 +58,7 @@ class QueueItem(BaseModel):
     round: int
     submitted_at: datetime | None
     due_date: date | None
+    due_date_provisional: bool = False  # counted on statutory holidays only: "预计"
     working_days_left: int | None
     overdue: bool
     claimed_by: str | None

@@ -20,10 +20,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
+from mtb.applications.actors import Actor
+from mtb.catalog.calendar import enter_schedule, next_year_warning, parse_dates, synced
 from mtb.catalog.document import CatalogDocument, Disease
 from mtb.catalog.loader import CatalogInvalid, CatalogProblem, parse_catalog
-from mtb.catalog.models import CatalogVersion
+from mtb.catalog.models import CalendarYear, CatalogVersion
 from mtb.catalog.service import ActiveCatalog, active_catalog, load_catalogs
+from mtb.catalog.workdays import SOURCE_LABELS, YearTable
 from mtb.db import DBSession
 from mtb.errors import Conflict, MTBError, NotFound
 from mtb.identity import idnumber
@@ -73,8 +76,10 @@ def _region_name(region_code: str, current: ActiveCatalog | None) -> str:
 async def _page(request: Request, session: AsyncSession, staff: StaffUser, template: str,
                 status_code: int = 200, **context: Any) -> HTMLResponse:
     current = context.pop("current", None) or await _in_force(session, staff.region_code)
+    calendar = await synced(session, request.app.state.calendar)
     return render(request, f"admin/{template}", status_code=status_code, staff=staff, current=current,
-                  region_name=_region_name(staff.region_code, current), local_time=local_time, **context)
+                  region_name=_region_name(staff.region_code, current), local_time=local_time,
+                  calendar_warning=next_year_warning(calendar, local_today()), **context)
 
 
 def _text(form: FormData, name: str) -> str:
@@ -170,6 +175,59 @@ async def catalog_upload(request: Request, session: DBSession) -> Response:
                                    upload_error="目录文件有误，未加载任何内容。请按下列问题修改后重新上传。")
     param = "loaded" if outcome.result == "loaded" else "unchanged"
     return redirect(f"/staff/admin/catalog?{param}={outcome.version}")
+
+
+# --- working-day calendar ----------------------------------------------------------------------
+
+
+async def _calendar_page(request: Request, session: AsyncSession, staff: StaffUser, *, status_code: int = 200,
+                         error: str = "", values: dict[str, str] | None = None,
+                         flashes: list[str] | None = None) -> HTMLResponse:
+    calendar = await synced(session, request.app.state.calendar)
+    today = local_today()
+    years = [{"year": y, "source": calendar.source(y), "label": SOURCE_LABELS[calendar.source(y)],
+              "provisional": calendar.provisional(y), "schedule": calendar.entered.get(y)}
+             for y in range(today.year - 1, today.year + 3)]
+    entered = (await session.execute(select(CalendarYear).order_by(CalendarYear.year.desc()))).scalars().all()
+    return await _page(request, session, staff, "calendar.html", status_code=status_code, years=years,
+                       entered=entered, error=error, values=values or {"year": str(today.year + 1)},
+                       flashes=flashes or [])
+
+
+@router.get("/calendar")
+async def calendar_page(request: Request, session: DBSession, entered: int | None = None,
+                        recomputed: int | None = None) -> Response:
+    staff = await _admin(request, session)
+    flashes = []
+    if entered is not None and await session.get(CalendarYear, entered) is not None:
+        flashes.append(f"{entered}年节假日安排已录入；{recomputed or 0} 件待审申请的预计审核期限已按新安排重算")
+    return await _calendar_page(request, session, staff, flashes=flashes)
+
+
+@router.post("/calendar")
+async def calendar_enter(request: Request, session: DBSession) -> Response:
+    """Enter the State Council's schedule of a year: validated whole (every date in that year, none both off
+    and working), then the provisional due dates of pending applications are recomputed once."""
+    await verify_csrf(request)
+    staff = await _admin(request, session)
+    form = await request.form()
+    values = {k: _text(form, k) for k in ("year", "holidays", "workdays", "source")}
+    year = int(values["year"]) if values["year"].isdigit() else 0
+    if not 2004 <= year <= 2099:
+        return await _calendar_page(request, session, staff, status_code=422, values=values,
+                                    error="请填写年份（如 2027）")
+    if not values["source"]:
+        return await _calendar_page(request, session, staff, status_code=422, values=values,
+                                    error="请填写依据，如“国务院办公厅关于2027年部分节假日安排的通知”")
+    try:
+        table = YearTable(holidays=parse_dates(values["holidays"]), workdays=parse_dates(values["workdays"]),
+                          source=values["source"])
+        done = await enter_schedule(session, request.app.state.calendar, year, table, entered_by=staff.username,
+                                    actor=Actor.of_staff(staff))
+    except MTBError as exc:
+        return await _calendar_page(request, session, staff, status_code=exc.status_code, values=values,
+                                    error=exc.detail)
+    return redirect(f"/staff/admin/calendar?entered={year}&recomputed={len(done)}")
 
 
 # --- staff accounts ------------------------------------------------------------------------------
