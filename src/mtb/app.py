@@ -27,6 +27,7 @@ from mtb.applications.api import router as applications_router
 from mtb.applications.cross_region import router as cross_region_router
 from mtb.catalog.api import router as catalog_router
 from mtb.catalog.calendar_api import router as calendar_router
+from mtb.catalog.service import refuse_example_catalogs
 from mtb.catalog.workdays import load_calendar
 from mtb.channels.api import admin_router as channels_admin_router
 from mtb.channels.api import router as channels_router
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.env == "production":  # no account with the public demo password may serve
             async with app.state.sessionmaker() as session:
                 await refuse_demo_accounts(session)
+                await refuse_example_catalogs(session)  # unless MTB_ALLOW_EXAMPLE_POLICY=true
         drain_on_signals(app, settings.shutdown_drain_seconds)
         # What start-up made lives as long as the process: keep it out of the collector's full passes,
         # which otherwise walk it again and again and show as latency spikes (docs/benchmarks.md).

@@ -27,6 +27,7 @@ from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
 from mtb.catalog.calendar import recompute_provisional, synced
+from mtb.catalog.examples import review_period_basis
 from mtb.catalog.service import catalog_by_version_id
 from mtb.catalog.workdays import load_calendar
 from mtb.channels.models import ChannelAssertion
@@ -70,6 +71,14 @@ async def _disease_name(session: AsyncSession, q: Qualification) -> str:
     return disease.name if disease else q.disease_code
 
 
+async def _example_note(session: AsyncSession, q: Qualification) -> str:
+    """Said with a date that follows from an example re-review period (mtb/catalog/examples.py)."""
+    doc = (await catalog_by_version_id(session, q.catalog_version_id)).document
+    if review_period_basis(doc.disease(q.disease_code)) == "example":
+        return "（有效期按示例复审期限计算，示例值，以经办机构通知为准）"
+    return ""
+
+
 async def expire_due(session: AsyncSession, today: date) -> int:
     rows = list((await session.execute(off_loop(
         select(Qualification).where(Qualification.status == QualificationStatus.active.value,
@@ -86,7 +95,7 @@ async def expire_due(session: AsyncSession, today: date) -> int:
         await add_event(session, q.id, "expired", actor=SYSTEM)
         await notify(session, Message(
             person_id=q.person_id, kind="qualification_expired", title="备案已到期",
-            body=f"您的{await _disease_name(session, q)}备案已于 {q.valid_until} 到期。"
+            body=f"您的{await _disease_name(session, q)}备案已于 {q.valid_until} 到期{await _example_note(session, q)}。"
                  "如需继续享受待遇，请在续期期限内办理续期或重新申请。"))
         done += 1
     return done
@@ -147,7 +156,7 @@ async def send_reminders(session: AsyncSession, today: date, days_before: list[i
         await add_event(session, q.id, "reminded", actor=SYSTEM, detail={"days_before": nearest})
         await notify(session, Message(
             person_id=q.person_id, kind="qualification_expiring", title=f"备案将在 {left} 天后到期",
-            body=f"您的{await _disease_name(session, q)}备案有效期至 {q.valid_until}，"
+            body=f"您的{await _disease_name(session, q)}备案有效期至 {q.valid_until}{await _example_note(session, q)}，"
                  "请及时办理续期，以免影响待遇。"))
         sent += 1
     return sent

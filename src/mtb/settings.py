@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MTB_", env_file=".env", extra="ignore")
 
     env: Literal["development", "production", "test"] = "development"
+    # Production refuses to load or serve a catalog that still holds example values (mtb/catalog/examples.py)
+    # unless the operator accepts them knowingly with this setting.
+    allow_example_policy: bool = False
     database_url: str = "sqlite+aiosqlite:///var/mtb.sqlite3"
     # The hot reads' own connections (mtb/direct): pool size per worker on PostgreSQL, and whether
     # statements may be prepared on the server (turn off behind a transaction-pooling pgbouncer).

@@ -76,6 +76,16 @@ def test_unstated_values_are_never_presented_as_policy() -> None:
                 assert disease.review_period_is_example
             for benefit in disease.benefits:
                 assert benefit.reimbursement_ratio is None or benefit.is_example
+            # Issue 17: the pre-review's terms and code notes are not from the guides either.
+            assert not disease.diagnosis_terms or disease.diagnosis_terms_is_example
+            assert "M037" not in disease.note or "示例" in disease.note
+        # Neither guide states a renewal window; only Beijing's states the review time and the online change.
+        assert doc.renewal is None or doc.renewal.is_example
+        stated = doc.region.code == "110000"
+        assert doc.review_due_is_example is not stated
+        assert doc.change is None or doc.change.is_example is not stated
+        # The national hotline 12393 is named by neither guide.
+        assert doc.contact.hotline.value == "12393" and doc.contact.hotline.is_example
 
 
 def raw_beijing() -> dict:  # type: ignore[type-arg]

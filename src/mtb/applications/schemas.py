@@ -186,6 +186,8 @@ class ApplicationStatusOut(BaseModel):
     due_date: date | None
     # Counted on a year whose holiday schedule is not published yet (statutory holidays only): "预计".
     due_date_provisional: bool = False
+    # "example": the region's review time is not stated by its source documents (catalog review_due_is_example).
+    due_date_basis: str = "policy"
     updated_at: datetime
     awaiting_confirmation: bool
     decision: DecisionOut | None
@@ -219,6 +221,8 @@ class ApplicationOut(BaseModel):
     due_date: date | None
     # Counted on a year whose holiday schedule is not published yet (statutory holidays only): "预计".
     due_date_provisional: bool = False
+    # "example": the region's review time is not stated by its source documents (catalog review_due_is_example).
+    due_date_basis: str = "policy"
     submitted_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -245,6 +249,8 @@ class ApplicationSummary(BaseModel):
     due_date: date | None
     # Counted on a year whose holiday schedule is not published yet (statutory holidays only): "预计".
     due_date_provisional: bool = False
+    # "example": the region's review time is not stated by its source documents (catalog review_due_is_example).
+    due_date_basis: str = "policy"
     created_at: datetime
 
 

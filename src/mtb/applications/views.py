@@ -30,6 +30,7 @@ from mtb.applications.schemas import (
 )
 from mtb.applications.states import LABELS, Status
 from mtb.catalog.document import CatalogDocument
+from mtb.catalog.examples import review_due_basis
 from mtb.catalog.service import catalog_by_version_id
 from mtb.identity.models import InsuredPerson
 from mtb.materials.models import Material
@@ -210,7 +211,8 @@ def build_application_out(doc: CatalogDocument, catalog_version: str, app: Appli
         agent_relation_label=agent_relation_label(app),
         beneficiary=beneficiary, submitted_by=submitted_by, status=app.status,
         status_label=LABELS[Status(app.status)], round=app.round, due_date=app.due_date,
-        due_date_provisional=app.due_date_provisional, submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
+        due_date_provisional=app.due_date_provisional, due_date_basis=review_due_basis(doc),
+        submitted_at=app.submitted_at, created_at=app.created_at, updated_at=app.updated_at,
         materials=[material_out(doc, m) for m in materials], checklist=checklist,
         decision=decided[-1] if decided else None, decisions=decided,
         awaiting_confirmation=app.pending_approval_by_id is not None,
@@ -229,5 +231,5 @@ async def application_summary(session: AsyncSession, app: Application) -> Applic
         hospital=hospital,
         beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),
         status=app.status, status_label=LABELS[Status(app.status)], due_date=app.due_date,
-        due_date_provisional=app.due_date_provisional, created_at=app.created_at)
+        due_date_provisional=app.due_date_provisional, due_date_basis=review_due_basis(doc), created_at=app.created_at)
 

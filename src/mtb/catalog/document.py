@@ -117,6 +117,8 @@ class Disease(Strict):
     two_stage_review: bool = Field(default=False, description="An approval needs a second reviewer's confirmation")
     diagnosis_terms: list[list[Text]] = Field(
         default=[], description="What a certificate says for this disease (pre-review): one term of each group")
+    diagnosis_terms_is_example: bool = Field(
+        default=False, description="The terms are not from the source documents (an example to confirm)")
     fast_track: bool = Field(
         default=False, description="Approve automatically when every pre-review finding matches (administrator's choice)")
     benefits: list[Benefit] = []
@@ -128,6 +130,7 @@ class ChangePolicy(Strict):
 
     materials: list[MaterialRequirement] = []
     source: Text
+    is_example: bool = Field(default=False, description="The source documents do not state the change policy")
 
 
 class RenewalPolicy(Strict):
@@ -173,6 +176,8 @@ class CatalogDocument(Strict):
     notes: str = ""
     review_due_working_days: Annotated[int, Field(ge=1, le=30)] = Field(
         description="An application is due for decision this many working days after submission")
+    review_due_is_example: bool = Field(
+        default=False, description="The source documents state no review time for this region: an example")
     channels: Annotated[list[Channel], Field(min_length=1)]
     categories: Annotated[list[Category], Field(min_length=1)]
     physician_titles: list[PhysicianTitle] = Field(

@@ -10,9 +10,11 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.catalog.document import CatalogDocument
+from mtb.catalog.examples import example_refusal
 from mtb.catalog.loader import CatalogInvalid, CatalogProblem, ParsedCatalog
 from mtb.catalog.models import CatalogVersion
 from mtb.errors import NotFound
+from mtb.settings import get_settings
 from mtb.timeutil import local_today, utcnow
 
 # Parsed documents by (row id, content hash): versions are immutable, so entries never go stale.
@@ -44,9 +46,14 @@ async def load_catalogs(session: AsyncSession, parsed: list[ParsedCatalog]) -> l
     outcomes: list[LoadOutcome] = []
     problems: list[CatalogProblem] = []
     pending: list[CatalogVersion] = []
+    settings = get_settings()
+    refuse_examples = settings.env == "production" and not settings.allow_example_policy
     for item in parsed:
         doc = item.document
         region = doc.region.code
+        if refuse_examples and (examples := example_refusal(item.file, doc)):
+            problems += [CatalogProblem(item.file, path, reason) for path, reason in examples]
+            continue
         clash = next((p for p in pending if p.region_code == region and
                       (p.version == doc.version or p.effective_from == doc.effective_from)), None)
         if clash is not None:
@@ -153,3 +160,31 @@ async def _active(session: AsyncSession, row: Row[Any]) -> ActiveCatalog:
             select(CatalogVersion.document).where(CatalogVersion.id == row.id))).scalar_one()
         doc = remember_document(row.id, row.sha256, raw)
     return ActiveCatalog(row.id, row.version, row.effective_from, doc)
+
+
+class ExamplePolicyRefused(RuntimeError):
+    """Production start-up: a catalog in force still holds example values and the operator did not accept them."""
+
+
+async def refuse_example_catalogs(session: AsyncSession) -> None:
+    """With MTB_ENV=production and without MTB_ALLOW_EXAMPLE_POLICY=true, refuse to serve catalogs in force
+    (today or later) that hold example values, listing every one."""
+    settings = get_settings()
+    if settings.env != "production" or settings.allow_example_policy:
+        return
+    today = local_today()
+    rows = (await session.execute(
+        select(CatalogVersion.id, CatalogVersion.region_code, CatalogVersion.version, CatalogVersion.effective_from,
+               CatalogVersion.sha256, CatalogVersion.source_file)
+        .order_by(CatalogVersion.region_code, CatalogVersion.effective_from.desc()))).all()
+    problems: list[str] = []
+    current: set[str] = set()
+    for row in rows:
+        if row.effective_from <= today:
+            if row.region_code in current:
+                continue  # superseded: serves only the applications made under it
+            current.add(row.region_code)
+        doc = (await _active(session, row)).document
+        problems += [f"{row.source_file}: {path}: {reason}" for path, reason in example_refusal(row.source_file, doc)]
+    if problems:
+        raise ExamplePolicyRefused("catalogs in force hold example values:\n" + "\n".join(problems))

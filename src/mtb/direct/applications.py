@@ -28,6 +28,7 @@ from mtb.applications.views import (
     submitted_by_label,
 )
 from mtb.catalog.document import CatalogDocument
+from mtb.catalog.examples import review_due_basis
 from mtb.catalog.service import document_from_cache, remember_document
 from mtb.direct.reader import (
     DirectReader,
@@ -151,5 +152,6 @@ async def read_own_status(reader: DirectReader, principal: Principal,
         disease=CodeName(code=r[6], name=disease.name if disease else r[6]),
         hospital=CodeName(code=r[7], name=hospital.name if hospital else r[7]),
         submitted_at=as_datetime_or_none(r[8]), due_date=as_date_or_none(r[9]), due_date_provisional=bool(r[21]),
+        due_date_basis=review_due_basis(doc),
         updated_at=as_datetime(r[10]),
         awaiting_confirmation=r[11] is not None, decision=decision)

@@ -22,7 +22,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from mtb.catalog.examples import Basis, review_period_basis
 from mtb.deprecation import deprecated
+from mtb.direct.applications import catalog_document
 from mtb.direct.eligibility import Filing, eligibility_facts
 from mtb.direct.params import header, hot_route_openapi, query_model
 from mtb.errors import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -107,6 +109,19 @@ def _rate(request: Request) -> KeyRate:
     return rate
 
 
+def _last_ended(rows: list[Filing], day: date) -> Filing | None:
+    ended = [q for q in rows if q.effective_from <= day]
+    return max(ended, key=lambda q: q.effective_from) if ended else None
+
+
+async def _basis(request: Request, decided_by: Filing | None) -> Basis:
+    """"example" when the answer turns on a validity end computed from an example re-review period."""
+    if decided_by is None or decided_by.valid_until is None:
+        return "policy"
+    doc = await catalog_document(request.app.state.direct, decided_by.catalog_version_id, decided_by.catalog_sha256)
+    return review_period_basis(doc.disease(decided_by.disease_code))
+
+
 async def _answer(request: Request, x_api_key: str, query: EligibilityQuery) -> Response:
     key_hash = hash_key(x_api_key)
     _rate(request).take(key_hash)
@@ -141,5 +156,7 @@ async def _answer(request: Request, x_api_key: str, query: EligibilityQuery) -> 
             "status": covering.status, "effective_from": covering.effective_from.isoformat(),
             "valid_until": covering.valid_until.isoformat() if covering.valid_until else None}
     out = EligibilityOut(eligible=reason is None, reason=reason, reason_text=REASONS.get(reason) if reason else None,
-                         qualification=qualification, reimbursement=covering.benefits if covering is not None else [])
+                         qualification=qualification, reimbursement=covering.benefits if covering is not None else [],
+                         basis=await _basis(request, covering or _last_ended(here, day) if reason in (None, "expired")
+                                            else None))
     return Response(out.model_dump_json(), media_type="application/json")

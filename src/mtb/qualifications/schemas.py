@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -73,8 +73,12 @@ class QualificationOut(BaseModel):
     replaced_by: uuid.UUID | None
     review_period_years: int | None
     review_period_is_example: bool
+    # "example": valid_until follows from a re-review period the source documents do not state.
+    valid_until_basis: Literal["policy", "example"] = "policy"
     renewal_opens_on: date | None
     renewal_closes_on: date | None
+    # "example": the renewal window (opens before, grace after) is an example value.
+    renewal_basis: Literal["policy", "example"] = "policy"
     benefits: list[BenefitOut]
     history: list[QualificationEventOut]
 
@@ -112,3 +116,5 @@ class EligibilityOut(BaseModel):
     reason_text: str | None
     qualification: EligibleFiling | None
     reimbursement: list[BenefitOut]
+    # "example": the answer turns on a validity end computed from an example re-review period.
+    basis: Literal["policy", "example"] = "policy"

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mtb.catalog.examples import review_period_basis
 from mtb.catalog.service import active_catalog, catalog_by_version_id
 from mtb.qualifications.models import Qualification, QualificationEvent
 from mtb.qualifications.schemas import STATUS_LABELS, QualificationEventOut, QualificationOut
@@ -23,7 +24,8 @@ async def qualification_out(session: AsyncSession, q: Qualification, *, today: d
                             expiring_soon_days: int) -> QualificationOut:
     doc = (await catalog_by_version_id(session, q.catalog_version_id)).document
     disease, hospital = doc.disease(q.disease_code), doc.hospital(q.hospital_code)
-    window = renewal_window(q, (await active_catalog(session, q.region_code)).document)
+    current = (await active_catalog(session, q.region_code)).document
+    window = renewal_window(q, current)
     events = (await session.execute(select(QualificationEvent).where(QualificationEvent.qualification_id == q.id)
                                     .order_by(QualificationEvent.id))).scalars()
     status = display_status(q, today, expiring_soon_days)
@@ -35,7 +37,9 @@ async def qualification_out(session: AsyncSession, q: Qualification, *, today: d
         effective_from=q.effective_from, valid_until=q.valid_until, ended_on=q.ended_on,
         replaced_by=q.replaced_by_id, review_period_years=q.review_period_years,
         review_period_is_example=bool(disease and disease.review_period_is_example),
+        valid_until_basis=review_period_basis(disease) if q.valid_until else "policy",
         renewal_opens_on=window[0] if window else None, renewal_closes_on=window[1] if window else None,
+        renewal_basis="example" if window and current.renewal and current.renewal.is_example else "policy",
         benefits=q.benefits,
         history=[QualificationEventOut(action=e.action, actor_kind=e.actor_kind, reason=e.reason, detail=e.detail,
                                        at=e.created_at) for e in events])

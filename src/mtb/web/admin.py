@@ -23,6 +23,7 @@ from starlette.datastructures import FormData, UploadFile
 from mtb.applications.actors import Actor
 from mtb.catalog.calendar import enter_schedule, next_year_warning, parse_dates, synced
 from mtb.catalog.document import CatalogDocument, Disease
+from mtb.catalog.examples import example_values
 from mtb.catalog.loader import CatalogInvalid, CatalogProblem, parse_catalog
 from mtb.catalog.models import CalendarYear, CatalogVersion
 from mtb.catalog.service import ActiveCatalog, active_catalog, load_catalogs
@@ -127,6 +128,7 @@ async def _catalog_page(request: Request, session: AsyncSession, staff: StaffUse
     return await _page(request, session, staff, "catalog.html", status_code=status_code, current=current,
                        versions=versions, today=local_today(),
                        diseases=disease_rows(current.document) if current else [],
+                       examples=example_values(current.document) if current else [],
                        problems=problems or [], upload_error=upload_error, flashes=flashes or [],
                        max_mb=MAX_CATALOG_BYTES // (1024 * 1024))
 

@@ -56,6 +56,7 @@ async def _context(request: Request, session: AsyncSession, actor: Actor, app_id
             "applicant_line": applicant_line(out, reader),
             "editable": out.status in ("draft", "returned"),
             "max_upload_bytes": request.app.state.settings.max_upload_bytes,
+            "review_days": doc.review_due_working_days, "review_is_example": doc.review_due_is_example,
             "tz": ZoneInfo(request.app.state.settings.timezone)}
 
 
