@@ -192,6 +192,7 @@ def test_shennongjia_agent_and_window(browser: Any, server: str, settings: Setti
                        ("diagnosis_certificate", "photo4.jpg")):
         upload(page, kind, made[name])
     step(page, "agent-materials")
+    page.get_by_label("本人确认：所提交的信息和材料真实、有效、完整。").check()  # Hubei's declaration (catalog)
     page.get_by_role("button", name="确认无误，提交申请").click()
     page.locator("#status", has_text="已提交，待审核").wait_for()
     step(page, "agent-submitted")
@@ -211,6 +212,7 @@ def test_shennongjia_agent_and_window(browser: Any, server: str, settings: Setti
                        ("medical_records", "form.pdf"), ("exam_reports", "photo3.jpg"),
                        ("diagnosis_certificate", "photo5.jpg")):
         upload(clerk, kind, made[name])
+    clerk.get_by_label("本人确认：所提交的信息和材料真实、有效、完整。").check()
     clerk.get_by_role("button", name="确认无误，提交申请").click()
     clerk.locator("#status", has_text="已提交，待审核").wait_for()
     step(clerk, "window-submitted")

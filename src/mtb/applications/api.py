@@ -15,6 +15,7 @@ from mtb.applications.schemas import (
     ApplicationOut,
     ApplicationStatusOut,
     ApplicationSummary,
+    SubmitIn,
     WithdrawIn,
 )
 from mtb.applications.service import (
@@ -93,7 +94,7 @@ async def list_mine(acting: Reader, session: DBSession, limit: Annotated[int, Qu
 @router.post("/{application_id}/submit", response_model=ApplicationOut,
              responses={409: {"model": ErrorOut, "description": "already submitted, or changed concurrently"}})
 async def submit_application(application_id: uuid.UUID, acting: Writer, session: DBSession, request: Request,
-                             idempotency_key: IdempotencyKey = None) -> Any:
+                             idempotency_key: IdempotencyKey = None, body: SubmitIn | None = None) -> Any:
     """Submit for review. The same `Idempotency-Key` returns the same answer without a second
     submission; a retry without a key after success is a 409 `already_submitted`."""
     app = await get_writable(session, acting.actor, application_id)
@@ -103,7 +104,7 @@ async def submit_application(application_id: uuid.UUID, acting: Writer, session:
     assert beneficiary is not None
     try:
         await submit(session, app, actor=acting.actor, calendar=request.app.state.calendar,
-                     beneficiary=beneficiary)
+                     beneficiary=beneficiary, declaration_version=body.declaration_version if body else None)
     except Conflict:
         if idempotency_key is None:
             raise

@@ -79,6 +79,11 @@ class ApplicationCreate(BaseModel):
     laterality: str | None = Field(default=None, max_length=64)
 
 
+class SubmitIn(BaseModel):
+    # The version of the region's declaration the applicant confirmed (GET /api/v1/regions/{code}: declaration).
+    declaration_version: str | None = Field(default=None, max_length=64)
+
+
 class WithdrawIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 

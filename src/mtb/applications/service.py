@@ -231,7 +231,7 @@ async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCa
 
 
 async def submit(session: AsyncSession, app: Application, *, actor: Actor, calendar: WorkdayCalendar,
-                 beneficiary: InsuredPerson) -> None:
+                 beneficiary: InsuredPerson, declaration_version: str | None = None) -> None:
     """Re-check eligibility and the checklist, then submit with the due date set."""
     if Status(app.status) not in (Status.draft, Status.returned):
         raise Conflict("already_submitted" if app.status in (Status.submitted, Status.in_review) else
@@ -252,6 +252,13 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
         raise Unprocessable("materials_incomplete", "材料不齐全，缺少：" + "、".join(m["name"] for m in missing),
                             extra={"missing": missing})
     await check_rules(session, app, made_under)
+    declaration = made_under.document.declaration
+    if declaration is not None:  # Hubei: "所有材料需真实、有效、完整", confirmed, its version in the history
+        if declaration_version != declaration.version:
+            raise Unprocessable("declaration_required", f"提交前请阅读并确认：{declaration.text}",
+                                extra={"declaration": {"version": declaration.version, "text": declaration.text}})
+        await record(session, app, "declaration_confirmed", actor=actor,
+                     detail={"version": declaration.version, "text": declaration.text})
     today = local_today()
     calendar = await synced(session, calendar)  # a schedule entered on another worker counts here too
     due = calendar.due_date(today, made_under.document.review_due_working_days)

@@ -48,11 +48,14 @@ def region_out(active: ActiveCatalog, reasons: ReasonList) -> RegionOut:
         physician_titles=[PhysicianTitleOut(code=t.code, name=t.name, rank=i)
                           for i, t in enumerate(doc.physician_titles)],
         material_kinds=[MaterialKindOut(kind=k.kind, name=k.name, requirement=k.requirement, generated=k.generated,
-                                        requires_seal=k.requires_seal, fields=field_specs(doc, k))
+                                        requires_seal=k.requires_seal, fields=field_specs(doc, k),
+                                        max_age_days=k.max_age_days, max_age_is_example=k.max_age_is_example,
+                                        how_to=k.how_to)
                         for k in doc.material_kinds],
         relations=[CodeNameOut(code=r.value, name=RELATION_LABELS[r.value]) for r in Relation],
         contact=ContactOut(window_address=doc.contact.window_address, window_hours=doc.contact.window_hours,
                            hotline=doc.contact.hotline),
+        declaration=doc.declaration,
         reason_codes=[ReasonCodeOut(code=r.code, name=r.name, needs_detail=r.needs_detail) for r in reasons.reasons])
 
 

@@ -66,6 +66,10 @@ class MaterialKind(Strict):
     fields: list[MaterialField] = []
     prereview: Literal["diagnosis_certificate", "identity_front", "identity_back", "filing_form"] | None = Field(
         default=None, description="How the automated pre-review reads this material (None: it is not read)")
+    max_age_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        default=None, description="An `issue_date` older than this many days is a warning before submitting")
+    max_age_is_example: bool = False
+    how_to: str = Field(default="", description="How to obtain it, said where it is offered (e.g. print, sign)")
 
 
 class MaterialRequirement(Strict):
@@ -83,6 +87,14 @@ class MinPhysicianTitleRule(Strict):
 
 
 Rule = Annotated[MinPhysicianTitleRule, Field(discriminator="type")]
+
+
+class Declaration(Strict):
+    """What the applicant confirms before submitting; its version goes into the history with the confirmation."""
+
+    version: Code
+    text: Text
+    source: Text
 
 
 class Option(Strict):
@@ -189,6 +201,7 @@ class CatalogDocument(Strict):
     change: ChangePolicy | None = Field(default=None, description="None: filings cannot be changed online")
     renewal: RenewalPolicy | None = Field(default=None, description="None: no online renewal")
     contact: Contact = Contact()
+    declaration: Declaration | None = Field(default=None, description="None: nothing to confirm at submission")
 
     # Lookups by code, made on first use and remade when the list is another one (model_copy(update=...)).
     def _index(self, name: str, items: list[Any], key: str) -> dict[str, Any]:

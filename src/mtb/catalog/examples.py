@@ -54,6 +54,10 @@ def example_values(doc: CatalogDocument) -> list[ExampleValue]:
             if b.is_example:
                 out.append(ExampleValue(f"diseases[{i}].benefits[{j}]", f"待遇（{d.name}，{b.insurance_type}）",
                                         b.note or str(b.reimbursement_ratio)))
+    for i, k in enumerate(doc.material_kinds):
+        if k.max_age_is_example and k.max_age_days is not None:
+            out.append(ExampleValue(f"material_kinds[{i}].max_age_days", f"材料时效（{k.name}）",
+                                    f"出具日期起 {k.max_age_days} 天内"))
     if doc.change is not None and doc.change.is_example:
         out.append(ExampleValue("change", "在线变更备案", doc.change.source))
     if doc.renewal is not None and doc.renewal.is_example:

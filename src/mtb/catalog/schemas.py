@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mtb.catalog.document import Benefit, ContactItem, Option, Rule
+from mtb.catalog.document import Benefit, ContactItem, Declaration, Option, Rule
 from mtb.review.schemas import ReasonCodeOut
 
 
@@ -50,6 +50,9 @@ class MaterialKindOut(BaseModel):
     generated: bool
     requires_seal: bool
     fields: list[MaterialFieldOut]
+    max_age_days: int | None = Field(default=None, description="An older `issue_date` is a warning, not a refusal")
+    max_age_is_example: bool = False
+    how_to: str = ""
 
 
 class ContactOut(BaseModel):
@@ -73,6 +76,8 @@ class RegionOut(BaseModel):
     relations: list[CodeNameOut] = Field(
         default=[], description="What an agent application sends as `beneficiary.relation`")
     contact: ContactOut | None = None
+    declaration: Declaration | None = Field(
+        default=None, description="Confirmed before submitting: send its `version` as `declaration_version`")
     reason_codes: list[ReasonCodeOut] = Field(
         default=[], description="The codes a decision's reasons carry (shown to the applicant by name)")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from datetime import date
 
 import anyio
 from fastapi import UploadFile
@@ -21,6 +22,7 @@ from mtb.applications.models import Application
 from mtb.applications.service import ensure_editable, update_guarded
 from mtb.applications.states import EDITABLE
 from mtb.catalog.allowed import allowed_extra, spelled, title_options, uploadable
+from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import Conflict, NotFound, Unprocessable
 from mtb.identity.throttle import count_within
@@ -29,7 +31,7 @@ from mtb.materials.models import Material
 from mtb.materials.storage import Storage
 from mtb.prereview.service import enqueue as enqueue_prereview
 from mtb.settings import Settings
-from mtb.timeutil import utcnow
+from mtb.timeutil import local_today, utcnow
 
 _UNSAFE = re.compile(r"[^\w.\-()（）\u4e00-\u9fff]+")
 
@@ -76,8 +78,36 @@ async def _checked_fields(session: AsyncSession, app: Application, kind: str,
             raise Unprocessable("physician_title_invalid",
                                 f"{spec.label}（physician_title）应为：{spelled(title_options(doc))}",
                                 extra=allowed_extra(title_options(doc)))
+        if spec.name == "issue_date":
+            value = _issue_date(value, spec.label).isoformat()
         out[spec.name] = value
     return out
+
+
+def _issue_date(value: str, label: str) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise Unprocessable("issue_date_invalid", f"{label}（issue_date）请写成 YYYY-MM-DD，如 2026-11-30") from exc
+    if day > local_today():
+        raise Unprocessable("issue_date_invalid", f"{label}不能晚于今天")
+    return day
+
+
+def age_warnings(doc: CatalogDocument, kind: str, fields: dict[str, str]) -> list[dict[str, str]]:
+    """A report older than its kind's maximum age (Hubei: "上传近期内能支持诊断的关键报告"): a warning the
+    applicant sees before submitting, not a refusal; marked "示例" where the age is an example value."""
+    material_kind = doc.material_kind(kind)
+    issued = fields.get("issue_date")
+    if material_kind is None or material_kind.max_age_days is None or not issued:
+        return []
+    age = (local_today() - date.fromisoformat(issued)).days
+    if age <= material_kind.max_age_days:
+        return []
+    example = "（时效为示例值，以经办机构要求为准）" if material_kind.max_age_is_example else ""
+    return [{"code": "material_too_old",
+             "message": f"{material_kind.name}出具于 {issued}，已超过 {material_kind.max_age_days} 天{example}，"
+                        "请确认是否为近期报告，必要时更换为近期报告"}]
 
 
 async def add_material(session: AsyncSession, *, app: Application, actor: Actor, kind: str,
@@ -88,6 +118,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
     while a file is copied and parsed."""
     ensure_editable(app)
     checked = await _checked_fields(session, app, kind, fields)
+    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     await _check_file_count(session, app, settings)  # before the file: a full application stores nothing
     received = await storage.receive(upload, limit=settings.max_upload_bytes)
     try:
@@ -104,7 +135,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
         application_id=app.id, kind=kind, sha256=received.sha256, size=received.size,
         content_type=inspection.content_type, file_name=safe_file_name(upload.filename, inspection.extension),
         pages=inspection.pages, width=inspection.width, height=inspection.height,
-        warnings=inspection.warnings, fields=checked, uploaded_by_kind=actor.kind,
+        warnings=inspection.warnings + age_warnings(doc, kind, checked), fields=checked, uploaded_by_kind=actor.kind,
         uploaded_by_id=actor.id, created_at=utcnow())
     session.add(material)
     await session.flush()

@@ -157,6 +157,6 @@ async def _answer(request: Request, x_api_key: str, query: EligibilityQuery) -> 
             "valid_until": covering.valid_until.isoformat() if covering.valid_until else None}
     out = EligibilityOut(eligible=reason is None, reason=reason, reason_text=REASONS.get(reason) if reason else None,
                          qualification=qualification, reimbursement=covering.benefits if covering is not None else [],
-                         basis=await _basis(request, covering or _last_ended(here, day) if reason in (None, "expired")
-                                            else None))
+                         basis=await _basis(request, (covering or _last_ended(here, day))
+                                            if reason in (None, "expired") else None))
     return Response(out.model_dump_json(), media_type="application/json")

@@ -57,6 +57,9 @@ async def _context(request: Request, session: AsyncSession, actor: Actor, app_id
             "editable": out.status in ("draft", "returned"),
             "max_upload_bytes": request.app.state.settings.max_upload_bytes,
             "review_days": doc.review_due_working_days, "review_is_example": doc.review_due_is_example,
+            "date_kinds": {k.kind: next(f.label for f in k.fields if f.name == "issue_date")
+                           for k in doc.material_kinds if any(f.name == "issue_date" for f in k.fields)},
+            "how_to": {k.kind: k.how_to for k in doc.material_kinds if k.how_to}, "declaration": doc.declaration,
             "tz": ZoneInfo(request.app.state.settings.timezone)}
 
 
@@ -101,9 +104,10 @@ async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: 
             replaced = await get_material(session, app, uuid.UUID(replace))
         except ValueError as exc:
             raise Unprocessable("material_not_found", "要替换的文件不存在，请刷新页面") from exc
-    title = form.get("physician_title")
+    title, issued = form.get("physician_title"), form.get("issue_date")
     await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file,
-                       fields={"physician_title": title if isinstance(title, str) else None},
+                       fields={"physician_title": title if isinstance(title, str) else None,
+                               "issue_date": issued if isinstance(issued, str) else None},
                        storage=request.app.state.storage, settings=request.app.state.settings)
     if replaced is not None:
         await remove_material(session, app=app, material=replaced)
@@ -145,7 +149,9 @@ async def upload_batch(request: Request, session: AsyncSession, actor: Actor, ap
         if form.get("then") == "submit":
             beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
             assert beneficiary is not None
-            await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary)
+            confirmed = form.get("declaration_version")
+            await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary,
+                         declaration_version=confirmed if isinstance(confirmed, str) else None)
     except MTBError as exc:
         await session.rollback()
         return await show(request, session, actor, app_id, base=base, home=home, error=exc.detail,
@@ -165,7 +171,8 @@ async def submit_page(request: Request, session: AsyncSession, actor: Actor, app
                       home: str) -> Response:
     """Submit from the page; a refusal (e.g. missing materials) is shown on the application page."""
     await verify_csrf(request)
-    key = (await request.form()).get("idempotency_key")
+    form = await request.form()
+    key, confirmed = form.get("idempotency_key"), form.get("declaration_version")
     key = key if isinstance(key, str) and 0 < len(key) <= 128 else None
     app = await get_writable(session, actor, app_id)
     done = f"{base}/{app_id}/submitted" if actor.kind == "person" else f"{base}/{app_id}"
@@ -174,7 +181,8 @@ async def submit_page(request: Request, session: AsyncSession, actor: Actor, app
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
     try:
-        await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary)
+        await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary,
+                     declaration_version=confirmed if isinstance(confirmed, str) else None)
     except MTBError as exc:
         await session.rollback()  # `show` reloads everything it needs
         return await show(request, session, actor, app_id, base=base, home=home, error=exc.detail,
