@@ -112,3 +112,19 @@ async def test_refusals_name_allowed_values_as_they_must_be_sent(client: httpx.A
         assert response.status_code == 422 and body["error"] == code, body
         assert [a["code"] for a in body["allowed"]] == allowed, code
         assert all(value in body["detail"] for value in allowed), body["detail"]
+
+
+async def test_unknown_reason_code_names_the_codes(client: httpx.AsyncClient, seed: Seed) -> None:
+    from mtb.identity.models import StaffRole
+    from tests.review.helpers import claim, decide, submitted
+
+    await seed.catalogs()
+    app_id, _ = await submitted(client, seed, await seed.person("zhang"))
+    reviewer = await seed.staff_login(await seed.staff("rev", StaffRole.reviewer))
+    assert (await claim(client, reviewer, app_id)).status_code == 200
+    refused = await decide(client, reviewer, app_id, "return", [{"code": "bad_photo"}])
+    body = refused.json()
+    assert refused.status_code == 422 and body["error"] == "reason_code_unknown"
+    published = [r["code"] for r in (await client.get("/api/v1/regions/110000")).json()["reason_codes"]]
+    assert [a["code"] for a in body["allowed"]] == published
+    assert all(code in body["detail"] for code in published)

@@ -19,6 +19,7 @@ from mtb.applications.actors import Actor
 from mtb.applications.models import Application
 from mtb.applications.service import record, set_status, update_guarded
 from mtb.applications.states import LABELS, Status
+from mtb.catalog.allowed import allowed_extra, spelled
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity.models import StaffUser
@@ -110,7 +111,10 @@ def _check_reasons(payload: DecisionIn, reasons: ReasonList) -> list[dict[str, s
     for i, given in enumerate(payload.reasons):
         code = reasons.get(given.code)
         if code is None:
-            raise Unprocessable("reason_code_unknown", f"第 {i + 1} 条原因的代码 {given.code} 不存在")
+            codes = [(r.code, r.name) for r in reasons.reasons]
+            raise Unprocessable("reason_code_unknown",
+                                f"第 {i + 1} 条原因的代码 {given.code} 不存在，code 可为：{spelled(codes)}",
+                                extra=allowed_extra(codes))
         detail = (given.detail or "").strip()
         if code.needs_detail and not detail:
             raise Unprocessable("reason_detail_required", f"选择“{code.name}”时请写明具体原因")
