@@ -3,8 +3,8 @@
 A year no published schedule covers is counted on the statutory holidays (mtb/catalog/statutory.py) and
 the due dates counted on it are provisional until an administrator enters the State Council's schedule.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import mtb.db
 
-revision: str = '0012'
-down_revision: str | None = '0011'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
