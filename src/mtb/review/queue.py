@@ -87,6 +87,13 @@ def encode_cursor(app: QueueRow) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
+def normalize_cursor(cursor: str | None) -> str | None:
+    """An empty (or blank) cursor, as in `?cursor=`, means the first page, the same as no cursor."""
+    if cursor is None or not cursor.strip():
+        return None
+    return cursor
+
+
 def decode_cursor(cursor: str) -> tuple[date, datetime, uuid.UUID]:
     try:
         due, submitted, app_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
@@ -200,7 +207,8 @@ def queue_params(reader: DirectReader, *, region_code: str, filters: QueueFilter
     if filters.free_for is not None:
         assert filters.lapsed_before is not None
         params += [reader.datetime_param(filters.lapsed_before), reader.uuid_param(filters.free_for)]
-    if cursor:
+    cursor = normalize_cursor(cursor)
+    if cursor is not None:
         due, submitted, app_id = decode_cursor(cursor)
         params += [reader.date_param(due), reader.datetime_param(submitted), reader.uuid_param(app_id)]
     return [*params, limit + 1]
@@ -209,6 +217,7 @@ def queue_params(reader: DirectReader, *, region_code: str, filters: QueueFilter
 async def queue_rows(reader: DirectReader, *, region_code: str, filters: QueueFilter, limit: int,
                      cursor: str | None, today: date) -> list[QueueRow]:
     """Up to `limit` + 1 rows of the queue in its order (the extra one tells whether a next page exists)."""
+    cursor = normalize_cursor(cursor)
     statuses = [filters.status.value] if filters.status else [s.value for s in QUEUE_STATUSES]
     sql = queue_sql(statuses=statuses, filters=filters, with_cursor=cursor is not None,
                     collation=reader.byte_collation)
