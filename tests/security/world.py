@@ -159,6 +159,7 @@ def fill(path: str, world: World) -> str:
         "key_id": world.ids["key"], "region_code": "110000", "number": "1", "action": "change",
         "person_id": world.ids["person"], "channel_id": "00000000-0000-4000-8000-000000000001",
         "year": "2027",
+        "endpoint_id": "00000000-0000-4000-8000-000000000002",
     }
     return path.format(**values)
 
