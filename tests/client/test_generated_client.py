@@ -122,13 +122,13 @@ async def test_the_whole_loop_through_the_generated_client(app_and_client: tuple
 
     submit = module(generated, "api.applications.submit_application")
     key = str(uuid.uuid4())
-    first = parsed(await submit.asyncio_detailed(app_id, client=person, idempotency_key=key), 200,
+    first = parsed(await submit.asyncio_detailed(app_id, client=person, body=models.SubmitIn(), idempotency_key=key), 200,
                    models.ApplicationOut)
-    again = parsed(await submit.asyncio_detailed(app_id, client=person, idempotency_key=key), 200,
+    again = parsed(await submit.asyncio_detailed(app_id, client=person, body=models.SubmitIn(), idempotency_key=key), 200,
                    models.ApplicationOut)
     assert first.status == again.status == models.ApplicationStatus.SUBMITTED
     assert first.case_number and again.case_number == first.case_number
-    conflict = await submit.asyncio_detailed(app_id, client=person, idempotency_key=str(uuid.uuid4()))
+    conflict = await submit.asyncio_detailed(app_id, client=person, body=models.SubmitIn(), idempotency_key=str(uuid.uuid4()))
     parsed(conflict, 409, models.ErrorOut)
     assert listed(document, "post", "/api/v1/applications/{application_id}/submit", conflict)
 
@@ -161,7 +161,7 @@ async def test_the_whole_loop_through_the_generated_client(app_and_client: tuple
         file=types.File(payload=io.BytesIO(document_photo(seed=9)), file_name="again.jpg",
                         mime_type="image/jpeg"))), 200, models.MaterialOut)
     assert new.sha256 != old.sha256
-    resubmitted = parsed(await submit.asyncio_detailed(app_id, client=person, idempotency_key=str(uuid.uuid4())),
+    resubmitted = parsed(await submit.asyncio_detailed(app_id, client=person, body=models.SubmitIn(), idempotency_key=str(uuid.uuid4())),
                          200, models.ApplicationOut)
     assert resubmitted.status == models.ApplicationStatus.SUBMITTED
 
