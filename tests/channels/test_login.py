@@ -225,6 +225,25 @@ async def test_missing_or_malformed_claims(client: httpx.AsyncClient, seed: Seed
     refused(await login(client, sign(payload, key)), "assertion_claim_missing")
 
 
+@pytest.mark.parametrize("claim", ["iat", "exp", "nbf"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 1e20, 10**30, -1, -1e9, -0.5,
+                                   "1700000000", "", "NaN", True, False, [1], {"t": 1}])
+async def test_a_time_claim_must_be_a_plausible_number(client: httpx.AsyncClient, seed: Seed, zhang: Person,
+                                                       claim: str, value: Any) -> None:
+    # JSON lets NaN and Infinity through (PyJWT writes them): they must not skip the lifetime and
+    # expiry checks, nor break the date arithmetic (a 500).
+    key = private_key("ec")
+    await register(seed, public_pem(key))
+    payload = claims(zhang) | {claim: value}
+    refused(await login(client, sign(payload, key)), "assertion_claim_missing")
+    # With the other times absurd too (iat NaN with exp 1e20 was a 500)
+    other = claims(zhang) | {"iat": float("nan"), "exp": 1e20, claim: value}
+    refused(await login(client, sign(other, key)), "assertion_claim_missing")
+    # A plausible value of the same claim still logs in.
+    now = int(utcnow().timestamp())
+    assert (await login(client, sign(claims(zhang) | {claim: now}, key))).status_code == 200
+
+
 @pytest.mark.parametrize("ago", [31, 61, 3600, 86400 * 365])
 async def test_expired(client: httpx.AsyncClient, seed: Seed, zhang: Person, ago: int) -> None:
     key = private_key("ed25519")

@@ -72,11 +72,19 @@ class Assertion:
     card_number: str | None
 
 
-def _number(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
+# A time claim (iat, exp, nbf) is seconds since 1970 before the year 3000: JSON lets through NaN, Infinity
+# and numbers no clock can hold, which would skip the comparisons below or break the date arithmetic.
+MAX_TIME_CLAIM = 32503680000
+
+
+def _time(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
     value = claims.get(name)
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
+        raise refused("assertion_claim_missing")
+    # NaN fails both comparisons; a huge int is compared before it is made a float (which could overflow)
+    if not (0 <= value <= MAX_TIME_CLAIM):
         raise refused("assertion_claim_missing")
     return float(value)
 
@@ -140,9 +148,9 @@ async def verify_assertion(session: AsyncSession, token: str, *, audience: str,
     if audience not in audiences:
         raise refused("assertion_audience_invalid")
     now = utcnow().timestamp()
-    issued = _number(claims, "iat", required=True)
-    expires = _number(claims, "exp", required=True)
-    not_before = _number(claims, "nbf", required=False)
+    issued = _time(claims, "iat", required=True)
+    expires = _time(claims, "exp", required=True)
+    not_before = _time(claims, "nbf", required=False)
     assert issued is not None and expires is not None
     jti = _text(claims, "jti", required=True, limit=MAX_JTI_LENGTH)
     id_number = _text(claims, "id_number", required=True, limit=32)
