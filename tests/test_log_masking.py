@@ -162,8 +162,55 @@ def test_text_without_a_valid_number_stays_as_it_is(text: str) -> None:
 def test_what_is_not_a_number_is_left_alone() -> None:
     for text in (str(uuid.UUID(int=0x12345678901234567890123456789012)), "12345678901234567890",
                  "123456789012345678", "2026-12-06T07:05:32.123+00:00", "/api/v1/applications/"
-                 + str(uuid.uuid4()) + "/status", "order 110105198001019011 (wrong check digit)"):
+                 + str(uuid.uuid4()) + "/status", "order 990105198001019011 (no such province)",
+                 "order 110105198013019011 (month 13)", "order 110105198002309011 (30 February)"):
         assert mask_ids(text) == text
+
+
+@st.composite
+def typos(draw: st.DrawFn) -> tuple[str, str]:
+    """An 18-character number with a wrong check digit (a typo of a real one), spelled in any way."""
+    good = draw(numbers.filter(lambda n: len(n) == 18))
+    wrong = draw(st.sampled_from([c for c in "0123456789X" if c != good[17]]))
+    number = good[:17] + wrong
+    gaps = len(number) - 1
+    separators = [draw(st.sampled_from(SEPARATORS))] * gaps
+    encoding = draw(st.sampled_from(ENCODINGS))
+    return number, written(number, separators, [encoding] * len(number))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(typos(), surroundings, surroundings)
+def test_a_number_with_a_wrong_check_digit_is_masked_too(spelling: tuple[str, str], before: str,
+                                                         after: str) -> None:
+    # 17 of 18 characters of a real number: a typo must not print the rest of it.
+    number, spelled = spelling
+    text = f"{before}{spelled}{after}"
+    assert_hidden(number, formatted(msg="looked up %s", args=(text,), q=text, path=f"/api/v1/regions/{text}",
+                                    more=[text], nested={"id": text}))
+
+
+@pytest.mark.parametrize("url", ["/api/v1/eligibility?id_number=110105198001019011&disease_code=X",
+                                 "/api/v1/eligibility?id_number=11010519800101901x&disease_code=X",
+                                 "/staff?q=110105198001019011", "/staff?q=11010519800101901x",
+                                 "/staff?q=110105%201980%200101%20901X", "/staff?q=110105-19800101-9011",
+                                 "/api/v1/regions/110105198001019012", "/api/v1/regions/110105 19800101 9012"])
+async def test_the_access_line_masks_a_number_with_a_wrong_check_digit(url: str, client: httpx.AsyncClient) -> None:
+    records = Records()
+    access = logging.getLogger("mtb.app")
+    access.addHandler(records)
+    previous = access.level
+    access.setLevel(logging.INFO)
+    try:
+        await client.get(url, headers={"X-Api-Key": "k"})
+    finally:
+        access.removeHandler(records)
+        access.setLevel(previous)
+    lines = [r for r in records.records if r.getMessage() == "request"]
+    assert len(lines) == 1
+    line = JsonFormatter().format(lines[0])
+    shown = "".join(_read(ch) for ch in line)
+    assert "19800101" not in shown and "1101051980" not in shown, line
 
 
 def renderings(count: int) -> Iterator[tuple[str, str]]:

@@ -5,8 +5,8 @@ its arguments), every extra field (strings, numbers, and what lists and dictiona
 exception and stack text. An ID number is found by what it is, not by how it is spelled (`find_ids`):
 any run of 15 to 18 digits (an 18-character number may end in X) with optional separators between them
 — spaces, `+`, `-`, `.`, `/`, `,`, `:`, `|`, their URL encodings (`%20`, `%2B`, ...), URL-encoded or
-full-width digits — that reads as a valid number: an 18-character one with its GB 11643 check digit, a
-real birth date and a known birth place, or a 15-digit one (the first generation's, before 1999) that
+full-width digits — that reads as a number: an 18-character one with a real birth date and a known birth
+place (with its GB 11643 check digit or not: a wrong one is most often a typo of a real number), or a 15-digit one (the first generation's, before 1999) that
 converts into one. Runs that are not valid numbers (order numbers, timestamps) stay as they are.
 
 Cheap enough for one access line per request (docs/benchmarks.md): values shorter than 15 characters
@@ -94,9 +94,10 @@ def _valid(chars: str) -> str | None:
             or not chars[:17].isdigit()):
         return None
     if len(chars) == 18:
-        if _CHECK[sum(int(c) * w for c, w in zip(chars, _WEIGHTS, strict=False)) % 11] != chars[17]:
-            return None
-        return chars if idnumber.is_valid(chars) else None
+        check = _CHECK[sum(int(c) * w for c, w in zip(chars, _WEIGHTS, strict=False)) % 11]
+        # A wrong check digit is most often a typo of a real number (17 of its 18 characters): masked too
+        # when the rest reads as a number (a birth place and a birth date that exist).
+        return chars if idnumber.is_valid(chars if check == chars[17] else chars[:17] + check) else None
     full = idnumber.with_check_digit(chars[:6] + "19" + chars[6:])  # 15: place, YYMMDD of the 1900s, sequence
     return full if idnumber.is_valid(full) else None
 
