@@ -125,18 +125,18 @@ def test_beijing_journey(browser: Any, server: str, settings: Settings, shots: P
     desk = browser.new_context(viewport=DESK)
     staff = desk.new_page()
     staff_login(staff, server, "bj_reviewer")
-    staff.get_by_role("link", name="张三").click()
-    step(staff, "review-open")
-    staff.get_by_role("button", name="领取审核").click()
-    staff.wait_for_load_state()
+    with staff.expect_navigation():  # 开始审核: claimed and opened in one page load
+        staff.get_by_role("button", name="开始审核 张三").click()
     step(staff, "review-claimed")
     staff.locator("#decision").wait_for()
-    staff.locator("select[name^=verdict_]").first.select_option("unclear")
+    staff.locator(".material-card").first.get_by_label("不清晰").check()
     staff.get_by_role("checkbox", name="材料不清晰").check()
     staff.locator("input[name=detail_material_unclear]").fill("诊断证明拍摄反光，请重新拍摄")
+    staff.locator("#then-next").uncheck()  # stay on the decided application (决定并下一件 is tested elsewhere)
     step(staff, "review-return")
-    staff.get_by_role("button", name="退回补正").click()
-    staff.get_by_text("退回补正").first.wait_for()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="退回补正").click()
+    staff.locator(".badge.returned").first.wait_for()
 
     page.goto(application_url)
     page.locator("#returned").get_by_text("诊断证明拍摄反光，请重新拍摄").wait_for()
@@ -149,9 +149,12 @@ def test_beijing_journey(browser: Any, server: str, settings: Settings, shots: P
     step(page, "resubmitted")
 
     staff.goto(f"{server}/staff")
-    staff.get_by_role("link", name="张三").click()
-    staff.get_by_role("button", name="领取审核").click()
-    staff.get_by_role("button", name="审核通过").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="开始审核 张三").click()
+    staff.locator("#all-acceptable").click()
+    staff.locator("#then-next").uncheck()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="审核通过").click()
     staff.locator(".badge.approved").first.wait_for()
     step(staff, "approved")
 
