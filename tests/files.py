@@ -493,3 +493,59 @@ def camera_photo(width: int = 4032, height: int = 3024) -> bytes:
     out = io.BytesIO()
     noisy.save(out, "JPEG", quality=100)
     return out.getvalue()
+
+
+def objstm_pdf(*objects: bytes) -> bytes:
+    """`raw_pdf`'s objects, all of them in one Flate-compressed object stream (PDF 1.5) with a compressed
+    cross-reference stream, so that no dictionary shows in the file's bytes."""
+    header = body = b""
+    for number, content in enumerate(objects, start=1):
+        header += b"%d %d " % (number, len(body))
+        body += content + b"\n"
+    data = zlib.compress(header + body)
+    stream, xref = len(objects) + 1, len(objects) + 2
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    stream_offset = len(out)
+    out += (b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+            % (stream, len(objects), len(header), len(data)) + data + b"\nendstream\nendobj\n")
+    xref_offset = len(out)
+    rows = [(0, 0, 65535), *((2, stream, i) for i in range(len(objects))), (1, stream_offset, 0), (1, xref_offset, 0)]
+    table = zlib.compress(b"".join(struct.pack(">BIH", *row) for row in rows))
+    out += (b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /Length %d >>\nstream\n"
+            % (xref, xref + 1, len(table)) + table + b"\nendstream\nendobj\n")
+    out += b"startxref\n%d\n%%%%EOF\n" % xref_offset
+    return bytes(out)
+
+
+def pdf_with_entries(catalog: bytes = b"", page: bytes = b"", annotation: bytes = b"", action: bytes = b"",
+                     *, compressed: bool = False) -> bytes:
+    """A one-page PDF with a link annotation whose action (object 5) jumps to the page; each argument adds
+    entries to that object. `compressed` puts every object in an object stream (`objstm_pdf`)."""
+    objects = (b"<< /Type /Catalog /Pages 2 0 R %s >>" % catalog,
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] %s >>" % page,
+               b"<< /Type /Annot /Subtype /Link /Rect [72 72 200 100] /A 5 0 R %s >>" % annotation,
+               b"<< /S /GoTo /D [3 0 R /Fit] %s >>" % action)
+    return objstm_pdf(*objects) if compressed else raw_pdf(*objects)
+
+
+_JS = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+# A dictionary repeating a key: pypdf keeps the first value, pdfium and Acrobat the last, so an action
+# hides behind a harmless first definition (or an empty one). Each is refused as `pdf_ambiguous`, whether
+# the dictionary is a plain object or inside a compressed object stream, and even when both values are
+# harmless (no honest writer repeats a key).
+REPEATED_KEYS: dict[str, dict[str, bytes]] = {
+    "catalog-openaction": {"catalog": b"/OpenAction << /S /GoTo /D [3 0 R /Fit] >> /OpenAction " + _JS},
+    "catalog-names": {"catalog": b"/Names << /Dests << >> >> /Names << /JavaScript << /Names [(a) " + _JS
+                                 + b"] >> >>"},
+    "catalog-empty-aa": {"catalog": b"/AA << >> /AA << /WC << /S /Launch /F (calc.exe) >> >>"},
+    "catalog-type": {"catalog": b"/Type /Catalog"},
+    "page-aa": {"page": b"/AA << /O << /S /GoTo /D [3 0 R /Fit] >> >> /AA << /O " + _JS + b" >>"},
+    "page-empty-annots": {"page": b"/Annots [] /Annots [4 0 R]"},
+    "page-mediabox": {"page": b"/MediaBox [0 0 200000000 1]"},
+    "annotation-action": {"annotation": b"/A << /S /Launch /F (calc.exe) >>"},
+    "annotation-zero-flags": {"annotation": b"/F 0 /F 2"},
+    "action-type": {"action": b"/S /JavaScript /JS (app.alert(1))"},
+    "action-destination": {"action": b"/D [3 0 R /Fit]"},
+    "nested-in-action": {"action": b"/Next << /S /GoTo /D [3 0 R /Fit] /S /Launch /F (calc.exe) >>"},
+}

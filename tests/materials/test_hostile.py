@@ -31,6 +31,7 @@ from tests.files import (
     HARMLESS_PDFS,
     HOSTILE_PDFS,
     IMAGE_VARIANTS,
+    REPEATED_KEYS,
     document_photo,
     encrypted_pdf,
     image_variant,
@@ -40,6 +41,7 @@ from tests.files import (
     pdf_page_tree_loop,
     pdf_with_attachment,
     pdf_with_compressed_content,
+    pdf_with_entries,
     pdf_with_escaped_script,
     pdf_with_file_annotation,
     pdf_with_javascript,
@@ -130,6 +132,10 @@ CORPUS = [
     *(Case(f"pdf-{name}", content, b"report.pdf", 201, None, "report.pdf") for name, content in HARMLESS_PDFS.items()),
     # Tiny files declaring pages larger than a scanned A3 sheet (issue 16, item 5).
     *(Case(f"pdf-page-{name}", content, b"scan.pdf", 422, "pdf_page_too_large") for name, content in GIANT_PAGES.items()),
+    # A dictionary repeating a key, read one way by pypdf and another by pdfium (tests/files.py).
+    *(Case(f"pdf-repeated-{name}-{layout}", lambda e=entries, c=compressed: pdf_with_entries(**e, compressed=c),
+           b"report.pdf", 422, "pdf_ambiguous")
+      for name, entries in REPEATED_KEYS.items() for layout, compressed in (("plain", False), ("objstm", True))),
 ]
 
 

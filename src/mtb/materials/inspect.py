@@ -12,10 +12,13 @@ side must reach `min_image_side`. A photo that is small or looks blurred is acce
 
 from __future__ import annotations
 
+import logging
 import mmap
 import re
+import threading
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,9 @@ import filetype
 from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
-from pypdf.generic import ArrayObject, DictionaryObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
-from mtb.errors import Unprocessable, UnsupportedMediaType
+from mtb.errors import MTBError, Unprocessable, UnsupportedMediaType
 from mtb.materials.pdfactive import (
     PDF_EMBEDDED,
     PDF_FORM,
@@ -35,6 +38,7 @@ from mtb.materials.pdfactive import (
     PDF_SCRIPT,
     active_content,
 )
+from mtb.materials.pdfpages import page_boxes
 from mtb.settings import Settings
 
 ACCEPTED = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
@@ -49,6 +53,9 @@ UNREADABLE_IMAGE = "图片已损坏或不完整，请重新拍摄或导出后上
 # Judged by the content, whatever the file's name says (a .txt renamed .jpg is still text).
 NOT_A_DOCUMENT = "这个文件的内容不是图片或 PDF（与文件名无关），请重新拍照，或选择 PDF、JPG、PNG 文件"
 UNREADABLE_PDF = "PDF 文件已损坏或无法读取，请重新导出后上传"
+AMBIGUOUS_PDF = "PDF 文件中有重复定义的项（不同软件会读出不同内容），出于安全考虑不能上传；请重新导出或扫描后上传"
+# What pypdf logs (strict=False) when a dictionary repeats a key; it keeps the first value, pdfium the last.
+_REPEATED_KEY = "Multiple definitions in dictionary"
 # Defence in depth after the object walk (see `_raw_active_content`): names long enough that binary
 # image data spells them by chance too rarely to matter, written plainly or with #-escapes.
 RAW_MARKERS = {b"JavaScript": PDF_SCRIPT, b"EmbeddedFile": PDF_EMBEDDED, b"EmbeddedFiles": PDF_EMBEDDED,
@@ -83,14 +90,20 @@ def inspect_file(path: Path, settings: Settings) -> Inspection:
 
 def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _repeated_keys() as repeated:
             warnings.simplefilter("ignore")
             reader = PdfReader(path, strict=False)
             if reader.is_encrypted:
                 raise Unprocessable("pdf_encrypted", "PDF 文件已加密或设置了密码，请上传未加密的文件")
             pages = _pages(reader, settings.max_pdf_pages, settings.max_pdf_page_points)
             active = active_content(reader)
-    except Unprocessable:
+            if not active:
+                _read_every_object(reader)
+        if repeated:
+            raise Unprocessable("pdf_ambiguous", AMBIGUOUS_PDF)
+        if pages and not active:
+            _check_rendered_sizes(path, settings)
+    except MTBError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
             OSError) as exc:
@@ -151,6 +164,65 @@ def _pages(reader: PdfReader, limit: int, max_points: int = 14400) -> list[Dicti
 _INHERITED_BOXES = ("/MediaBox", "/CropBox")
 
 
+class _RepeatedKeys(logging.Handler):
+    """Counts pypdf's repeated-key warnings raised in one thread (uploads are inspected in parallel)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread and str(record.msg).startswith(_REPEATED_KEY):
+            self.found.append(record.getMessage())
+
+
+@contextmanager
+def _repeated_keys() -> Iterator[list[str]]:
+    """The repeated keys pypdf meets while the block runs, whatever the pypdf loggers' levels are.
+
+    A dictionary that repeats a key is read differently by different programs: pypdf keeps the first
+    value, pdfium and Acrobat the last, so `/OpenAction <<GoTo>> /OpenAction <<JavaScript>>` passes our
+    walk and runs in a viewer. No honest writer repeats a key, so any repetition refuses the file.
+    """
+    logger = logging.getLogger("pypdf")
+    handler = _RepeatedKeys()
+    saved = logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.WARNING):
+        logger.setLevel(logging.WARNING)
+    try:
+        yield handler.found
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+
+
+def _read_every_object(reader: PdfReader) -> None:
+    """Parse every object of the file (plain and in object streams), so that each dictionary is read."""
+    for generation, numbers in reader.xref.items():
+        for number in numbers:
+            reader.get_object(IndirectObject(number, generation, reader))
+    for number in reader.xref_objStm:
+        reader.get_object(IndirectObject(number, 0, reader))
+
+
+def _check_rendered_sizes(path: Path, settings: Settings) -> None:
+    """The page count and sizes again as pdfium, the renderer, reads them (see `page_boxes`)."""
+    import pypdfium2 as pdfium
+
+    try:
+        count, sizes = page_boxes(path, settings.max_pdf_pages)
+    except pdfium.PdfiumError as exc:
+        raise Unprocessable("pdf_unreadable", UNREADABLE_PDF) from exc
+    if count > settings.max_pdf_pages:
+        raise Unprocessable("pdf_too_many_pages", f"PDF 文件页数过多（最多 {settings.max_pdf_pages} 页）")
+    if count == 0:
+        raise Unprocessable("pdf_unreadable", "PDF 文件没有页面")
+    if any(max(width, height) > settings.max_pdf_page_points for width, height in sizes):
+        raise _page_too_large(settings.max_pdf_page_points)
+
+
 def _check_page_size(page: DictionaryObject, boxes: dict[str, Any], max_points: int) -> None:
     unit = _get(page, "/UserUnit")
     scale = float(unit) if unit is not None else 1.0
@@ -162,10 +234,14 @@ def _check_page_size(page: DictionaryObject, boxes: dict[str, Any], max_points: 
             raise Unprocessable("pdf_unreadable", UNREADABLE_PDF)
         x1, y1, x2, y2 = (float(n.get_object()) for n in box)
         if max(abs(x2 - x1), abs(y2 - y1)) * scale > max_points:
-            raise Unprocessable(
-                "pdf_page_too_large",
-                f"PDF 页面尺寸过大（最大边长 {max_points * 25.4 / 72:.0f} 毫米，A3 纸为 297×420 毫米），"
-                "请按实际纸张大小扫描或导出后上传")
+            raise _page_too_large(max_points)
+
+
+def _page_too_large(max_points: int) -> Unprocessable:
+    return Unprocessable(
+        "pdf_page_too_large",
+        f"PDF 页面尺寸过大（最大边长 {max_points * 25.4 / 72:.0f} 毫米，A3 纸为 297×420 毫米），"
+        "请按实际纸张大小扫描或导出后上传")
 
 
 def _raw_active_content(path: Path) -> str | None:

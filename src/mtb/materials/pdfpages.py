@@ -1,8 +1,9 @@
 """PDF pages as images, rendered with pdfium, for the staff viewer and the pre-review.
 
-Every render is bounded whatever the page says: at most `MAX_RENDER_PIXELS` (the scale is lowered for
-a page too large for it; uploads refuse such pages, but a file stored before that rule, or a page box
-pypdf read differently from pdfium, must not make a bitmap of hundreds of megabytes), and a caller
+Every render is bounded whatever the page says: at most `MAX_RENDER_PIXELS` in all and `MAX_RENDER_SIDE`
+on each side (the scale is lowered for a page too large for them; uploads refuse such pages, but a file
+stored before that rule, or a page box pypdf read differently from pdfium, must not make a bitmap of
+hundreds of megabytes, nor a 1-point-high page a bitmap millions of pixels wide), and a caller
 waits at most `LOCK_WAIT_SECONDS` for its turn (`RenderBusy` then: the viewer answers 503 with
 Retry-After, the pre-review tries again later).
 """
@@ -23,6 +24,8 @@ from mtb.errors import MTBError
 _PDFIUM = threading.Lock()
 # An A3 page at the pre-review's 144 dpi is 1684 x 2382 (4 Mpx); the viewer's A3 at 1.4 x 72 dpi 2 Mpx.
 MAX_RENDER_PIXELS = 6_000_000
+# The longest side of any render: an A3 page's long side at the pre-review's 144 dpi is 2382 px.
+MAX_RENDER_SIDE = 4000
 LOCK_WAIT_SECONDS = 20.0
 
 
@@ -36,9 +39,38 @@ class RenderBusy(MTBError):
 
 
 def render_scale(width_points: float, height_points: float, scale: float) -> float:
-    """`scale`, lowered so that the page's bitmap stays within MAX_RENDER_PIXELS."""
+    """`scale`, lowered so that the page's bitmap stays within MAX_RENDER_PIXELS and MAX_RENDER_SIDE."""
     area = max(width_points, 1.0) * max(height_points, 1.0)
-    return min(scale, math.sqrt(MAX_RENDER_PIXELS / area))
+    side = max(width_points, height_points, 1.0)
+    return min(scale, math.sqrt(MAX_RENDER_PIXELS / area), MAX_RENDER_SIDE / side)
+
+
+def page_boxes(path: Path, limit: int) -> tuple[int, list[tuple[float, float]]]:
+    """The page count and, for the first `limit` pages, their widths and heights in points as pdfium (the
+    renderer) reads them: the MediaBox and the effective size of each, so that a box pypdf reads
+    differently (a repeated key, a repair) is judged as it would be rendered."""
+    import pypdfium2 as pdfium
+
+    if not _PDFIUM.acquire(timeout=LOCK_WAIT_SECONDS):
+        raise RenderBusy
+    try:
+        document = pdfium.PdfDocument(path)
+        try:
+            sizes: list[tuple[float, float]] = []
+            count = len(document)
+            for index in range(min(count, limit)):
+                page = document[index]
+                try:
+                    x1, y1, x2, y2 = page.get_mediabox()
+                    sizes.append((abs(x2 - x1), abs(y2 - y1)))
+                    sizes.append(page.get_size())
+                finally:
+                    page.close()
+            return count, sizes
+        finally:
+            document.close()
+    finally:
+        _PDFIUM.release()
 
 
 def render_page(path: Path, number: int, *, scale: float) -> Image.Image:
