@@ -98,7 +98,7 @@ async def test_decision_input_is_checked(client: httpx.AsyncClient, seed: Seed) 
     codes = (await client.get("/api/v1/review/reason-codes", headers=r)).json()
     assert [c["code"] for c in codes] == ["materials_incomplete", "material_unclear", "certificate_not_qualified",
                                           "physician_title_insufficient", "disease_not_in_catalog",
-                                          "information_inconsistent", "other"]
+                                          "information_inconsistent", "physician_signature_missing", "other"]
 
 
 async def test_racing_decisions_record_exactly_one(client: httpx.AsyncClient, seed: Seed,
