@@ -335,6 +335,7 @@ def test_shennongjia_for_a_parent(browser: Any, server: str, settings: Settings,
     step(page, "agent-materials-done")
     if not care:
         assert screens <= SCREENS_TALL_MAX, height
+    page.get_by_label("本人确认：所提交的信息和材料真实、有效、完整。").check()  # Hubei's declaration (catalog)
     page.get_by_role("button", name="确认无误，提交申请").click()
     page.wait_for_url("**/submitted")
     assert re.fullmatch(r"HB\d{8}-\d{6}", page.locator("#case-number").inner_text().strip())
@@ -514,14 +515,16 @@ def test_returned_then_messages_care_mode_and_login_page(browser: Any, server: s
     desk = browser.new_context(viewport={"width": 1366, "height": 768})
     staff = desk.new_page()
     staff_login(staff, server, "bj_reviewer")
-    staff.get_by_role("link", name=people["li"]["name"]).click()
-    staff.get_by_role("button", name="领取审核").click()
+    with staff.expect_navigation():  # 开始审核: claimed and opened in one page load (issue 20)
+        staff.get_by_role("button", name=f"开始审核 {people['li']['name']}").click()
     staff.locator("#decision").wait_for()
-    staff.locator("select[name^=verdict_]").first.select_option("unclear")
+    staff.locator(".material-card").first.get_by_label("不清晰").check()
     staff.get_by_role("checkbox", name="材料不清晰").check()
     staff.locator("input[name=detail_material_unclear]").fill("诊断证明拍摄反光，请重新拍摄")
-    staff.get_by_role("button", name="退回补正").click()
-    staff.get_by_text("退回补正").first.wait_for()
+    staff.locator("#then-next").uncheck()  # stay on the decided application
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="退回补正").click()
+    staff.locator(".badge.returned").first.wait_for()
     desk.close()
 
     page.goto(f"{server}/messages")
