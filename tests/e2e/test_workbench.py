@@ -155,12 +155,13 @@ def test_reviewer_day(browser: Any, server: str, settings: Settings, shots: Path
     assert three <= 6, loads  # ≤ 2 per application over three in a row
     print(f"page loads for three applications (return, approve, approve): {three}")
 
-    # Leaving without deciding releases the claim (the page's beacon).
+    # Back to the queue without deciding releases the claim in the same request: the queue that loads
+    # already shows it free (once a beacon that could arrive after the queue had loaded).
     with page.expect_navigation():
         page.get_by_role("link", name="← 返回队列").click()
-    page.reload()
     row = page.locator("#queue tbody tr", has_text=PEOPLE[3])
     assert "bj_reviewer 审核中" not in row.inner_text(), row.inner_text()
+    page.reload()
     assert page.locator("#count-held").inner_text() == "0" and page.locator("#count-decided").inner_text() == "3"
     step(page, "queue-after-three")
 
@@ -195,6 +196,17 @@ def test_reviewer_day(browser: Any, server: str, settings: Settings, shots: Path
         statuses = [c.get(f"/api/v1/applications/{i}", headers=h).json()["status"] for i in ids]
     assert statuses == ["returned", "approved", "approved", "approved", "in_review"]
     step(page, "next-after-keyboard")
+
+    # Leaving the page any other way (another address, a closed tab) releases the claim by a beacon, which
+    # may arrive a moment after the next page has loaded: wait for it (bounded), never assume it.
+    page.goto(f"{server}/api/v1/health")
+    for _ in range(50):
+        page.goto(f"{server}/staff")
+        row = page.locator("#queue tbody tr", has_text=PEOPLE[4])
+        if "bj_reviewer 审核中" not in row.inner_text():
+            break
+        page.wait_for_timeout(200)
+    assert "bj_reviewer 审核中" not in row.inner_text(), row.inner_text()
 
 
 def test_window_paper_application_in_three_page_loads(browser: Any, server: str, settings: Settings,

@@ -12,13 +12,10 @@ side must reach `min_image_side`. A photo that is small or looks blurred is acce
 
 from __future__ import annotations
 
-import logging
 import mmap
 import re
-import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from mtb.materials.pdfactive import (
     PDF_SCRIPT,
     active_content,
 )
+from mtb.materials.pdfkeys import repeated_keys
 from mtb.materials.pdfpages import page_boxes
 from mtb.settings import Settings
 
@@ -54,8 +52,6 @@ UNREADABLE_IMAGE = "图片已损坏或不完整，请重新拍摄或导出后上
 NOT_A_DOCUMENT = "这个文件的内容不是图片或 PDF（与文件名无关），请重新拍照，或选择 PDF、JPG、PNG 文件"
 UNREADABLE_PDF = "PDF 文件已损坏或无法读取，请重新导出后上传"
 AMBIGUOUS_PDF = "PDF 文件中有重复定义的项（不同软件会读出不同内容），出于安全考虑不能上传；请重新导出或扫描后上传"
-# What pypdf logs (strict=False) when a dictionary repeats a key; it keeps the first value, pdfium the last.
-_REPEATED_KEY = "Multiple definitions in dictionary"
 # Defence in depth after the object walk (see `_raw_active_content`): names long enough that binary
 # image data spells them by chance too rarely to matter, written plainly or with #-escapes.
 RAW_MARKERS = {b"JavaScript": PDF_SCRIPT, b"EmbeddedFile": PDF_EMBEDDED, b"EmbeddedFiles": PDF_EMBEDDED,
@@ -90,7 +86,7 @@ def inspect_file(path: Path, settings: Settings) -> Inspection:
 
 def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
     try:
-        with warnings.catch_warnings(), _repeated_keys() as repeated:
+        with warnings.catch_warnings(), repeated_keys() as repeated:
             warnings.simplefilter("ignore")
             reader = PdfReader(path, strict=False)
             if reader.is_encrypted:
@@ -162,40 +158,6 @@ def _pages(reader: PdfReader, limit: int, max_points: int = 14400) -> list[Dicti
 
 
 _INHERITED_BOXES = ("/MediaBox", "/CropBox")
-
-
-class _RepeatedKeys(logging.Handler):
-    """Counts pypdf's repeated-key warnings raised in one thread (uploads are inspected in parallel)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.thread = threading.get_ident()
-        self.found: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread and str(record.msg).startswith(_REPEATED_KEY):
-            self.found.append(record.getMessage())
-
-
-@contextmanager
-def _repeated_keys() -> Iterator[list[str]]:
-    """The repeated keys pypdf meets while the block runs, whatever the pypdf loggers' levels are.
-
-    A dictionary that repeats a key is read differently by different programs: pypdf keeps the first
-    value, pdfium and Acrobat the last, so `/OpenAction <<GoTo>> /OpenAction <<JavaScript>>` passes our
-    walk and runs in a viewer. No honest writer repeats a key, so any repetition refuses the file.
-    """
-    logger = logging.getLogger("pypdf")
-    handler = _RepeatedKeys()
-    saved = logger.level
-    logger.addHandler(handler)
-    if not logger.isEnabledFor(logging.WARNING):
-        logger.setLevel(logging.WARNING)
-    try:
-        yield handler.found
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved)
 
 
 def _read_every_object(reader: PdfReader) -> None:

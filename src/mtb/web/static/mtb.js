@@ -403,7 +403,19 @@
       f.addEventListener("submit", function () { leaving = true; });
     });
 
-    // Leaving without deciding releases the claim (a beacon survives the page); the idle lapse stays.
+    // Back to the queue while holding the claim: release it first, in the same request (the beacon below
+    // could arrive after the queue has loaded, which would still show the case as held).
+    var back = document.getElementById("back-to-queue");
+    var releaseForm = document.getElementById("release-form");
+    if (back && releaseForm && releaseForm.requestSubmit) {
+      back.addEventListener("click", function (event) {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) { return; }
+        event.preventDefault();
+        releaseForm.requestSubmit();
+      });
+    }
+
+    // Leaving otherwise without deciding releases the claim (a beacon survives the page); the idle lapse stays.
     window.addEventListener("pagehide", function () {
       if (leaving || !navigator.sendBeacon) { return; }
       var body = new FormData();
