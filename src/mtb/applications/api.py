@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from mtb.applications.auth import Reader, Writer, acting_of
-from mtb.applications.form import form_pdf
+from mtb.applications.form import form_pdf, form_response
 from mtb.applications.schemas import (
     ApplicationCreate,
     ApplicationOut,
@@ -133,9 +133,4 @@ async def withdraw_application(application_id: uuid.UUID, acting: Writer, sessio
             responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 async def form(application_id: uuid.UUID, acting: Reader, session: DBSession) -> Response:
     app = await get_readable(session, acting.actor, application_id)
-    if acting.actor.kind == "staff":
-        await record(session, app, "form_viewed", actor=acting.actor)
-    pdf = await form_pdf(session, app)  # renders in a worker thread
-    return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="mtb-form-{app.id}.pdf"',
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return form_response(app, await form_pdf(session, app, viewer=acting.actor))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import anyio
+from fastapi import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mtb.applications.actors import Actor
 from mtb.applications.models import Application
 from mtb.applications.schemas import RELATION_LABELS
+from mtb.applications.service import record
 from mtb.applications.states import LABELS, Status
 from mtb.applications.views import submitted_by
 from mtb.catalog.service import catalog_by_version_id
@@ -24,7 +27,25 @@ def mask_card(card: str) -> str:
     return card[:2] + "*" * max(len(card) - 6, 0) + card[-4:] if len(card) > 6 else "*" * len(card)
 
 
-async def form_pdf(session: AsyncSession, app: Application) -> bytes:
+async def form_pdf(session: AsyncSession, app: Application, *, viewer: Actor) -> bytes:
+    """The filled form, as `viewer` asked for it. A staff member's view is audited, and committed before
+    the drawing starts: the drawing runs in a worker thread (the first one of a process subsets the CJK
+    font, which takes seconds), and no database transaction, least of all SQLite's one write lock, may be
+    held open across it."""
+    data = await _form_data(session, app)
+    if viewer.kind == "staff":
+        await record(session, app, "form_viewed", actor=viewer)
+    await session.commit()
+    return await anyio.to_thread.run_sync(render_form, data)
+
+
+def form_response(app: Application, pdf: bytes) -> Response:
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="mtb-form-{app.id}.pdf"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+async def _form_data(session: AsyncSession, app: Application) -> FormData:
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     person = await session.get(InsuredPerson, app.beneficiary_id)
     assert person is not None
@@ -47,7 +68,7 @@ async def form_pdf(session: AsyncSession, app: Application) -> bytes:
             files = [f for k, f in uploaded if k == kind.kind]
             state = "系统生成（本表）" if kind.generated else (f"{len(files)} 个文件" if files else "未上传")
             materials.append((kind.name, state))
-    data = FormData(
+    return FormData(
         region_code=app.region_code,
         title=doc.region.form_title,
         application_id=str(app.id), case_number=app.case_number, name=person.name,
@@ -62,4 +83,3 @@ async def form_pdf(session: AsyncSession, app: Application) -> bytes:
         created=local_date(app.created_at), submitted=local_date(app.submitted_at) if app.submitted_at else None,
         materials=materials, physician_section=doc.region.form_signed_by_physician,
         declaration="本人承诺所提供的信息和材料真实、有效、完整，如有虚假，愿承担相应责任。")
-    return await anyio.to_thread.run_sync(render_form, data)

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from mtb.applications.actors import Actor
-from mtb.applications.form import form_pdf
+from mtb.applications.form import form_pdf, form_response
 from mtb.applications.schemas import ApplicationOut
-from mtb.applications.service import get_readable, get_writable, record, remember, replay, submit, withdraw
+from mtb.applications.service import get_readable, get_writable, remember, replay, submit, withdraw
 from mtb.applications.views import application_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import MTBError, Unprocessable
@@ -211,8 +211,4 @@ async def material_file(request: Request, session: AsyncSession, actor: Actor, a
 
 async def form_page(session: AsyncSession, actor: Actor, app_id: uuid.UUID) -> Response:
     app = await get_readable(session, actor, app_id)
-    if actor.kind == "staff":
-        await record(session, app, "form_viewed", actor=actor)
-    return Response(await form_pdf(session, app), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="mtb-form-{app.id}.pdf"',
-                             "Cache-Control": "private, no-store"})
+    return form_response(app, await form_pdf(session, app, viewer=actor))
