@@ -24,18 +24,15 @@ from mtb.applications.service import (
     get_writable,
     list_readable,
     record,
-    remember,
-    replay,
-    submit,
     withdraw,
 )
+from mtb.applications.submission import submit_once
 from mtb.applications.views import application_out, application_summary
 from mtb.db import MAX_OFFSET, DBSession
 from mtb.direct.applications import read_own_application, read_own_status
 from mtb.direct.params import hot_route_openapi, path_uuid
-from mtb.errors import Conflict, ErrorOut, Forbidden
+from mtb.errors import ErrorOut, Forbidden
 from mtb.identity.auth import principal_of
-from mtb.identity.models import InsuredPerson
 from mtb.identity.throttle import IdentityGuard
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
@@ -98,27 +95,10 @@ async def submit_application(application_id: uuid.UUID, acting: Writer, session:
     """Submit for review. The same `Idempotency-Key` returns the same answer without a second
     submission; a retry without a key after success is a 409 `already_submitted`."""
     app = await get_writable(session, acting.actor, application_id)
-    if idempotency_key is not None and (prior := await replay(session, app.id, "submit", idempotency_key)):
-        return JSONResponse(prior.body, status_code=prior.status_code)
-    beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
-    assert beneficiary is not None
-    try:
-        await submit(session, app, actor=acting.actor, calendar=request.app.state.calendar,
-                     beneficiary=beneficiary, declaration_version=body.declaration_version if body else None)
-    except Conflict:
-        if idempotency_key is None:
-            raise
-        # The same key may have won a race a moment ago: answer as it was answered.
-        await session.rollback()
-        async with request.app.state.sessionmaker() as fresh:
-            prior = await replay(fresh, application_id, "submit", idempotency_key)
-        if prior is None:
-            raise
-        return JSONResponse(prior.body, status_code=prior.status_code)
-    body = (await application_out(session, app)).model_dump(mode="json")
-    if idempotency_key is not None:
-        await remember(session, app, "submit", idempotency_key, 200, body)
-    return body
+    done = await submit_once(session, app, actor=acting.actor, calendar=request.app.state.calendar,
+                             key=idempotency_key, declaration_version=body.declaration_version if body else None,
+                             sessionmaker=request.app.state.sessionmaker)
+    return JSONResponse(done.body, status_code=done.status_code) if done.replayed else done.body
 
 
 @router.post("/{application_id}/withdraw", response_model=ApplicationOut)

@@ -14,11 +14,11 @@ from starlette.datastructures import UploadFile
 from mtb.applications.actors import Actor
 from mtb.applications.form import form_pdf, form_response
 from mtb.applications.schemas import ApplicationOut
-from mtb.applications.service import get_readable, get_writable, remember, replay, submit, withdraw
+from mtb.applications.service import get_readable, get_writable, withdraw
+from mtb.applications.submission import submit_once
 from mtb.applications.views import application_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import MTBError, Unprocessable
-from mtb.identity.models import InsuredPerson
 from mtb.materials.download import material_response
 from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
 from mtb.materials.viewing import open_material
@@ -147,11 +147,11 @@ async def upload_batch(request: Request, session: AsyncSession, actor: Actor, ap
                 exc.detail = f"{upload_file.filename}：{exc.detail}"  # which of the chosen files
                 raise
         if form.get("then") == "submit":
-            beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
-            assert beneficiary is not None
-            confirmed = form.get("declaration_version")
-            await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary,
-                         declaration_version=confirmed if isinstance(confirmed, str) else None)
+            confirmed, key = form.get("declaration_version"), form.get("idempotency_key")
+            await submit_once(session, app, actor=actor, calendar=request.app.state.calendar,
+                              key=key if isinstance(key, str) and 0 < len(key) <= 128 else None,
+                              declaration_version=confirmed if isinstance(confirmed, str) else None,
+                              sessionmaker=request.app.state.sessionmaker)
     except MTBError as exc:
         await session.rollback()
         return await show(request, session, actor, app_id, base=base, home=home, error=exc.detail,
@@ -176,19 +176,14 @@ async def submit_page(request: Request, session: AsyncSession, actor: Actor, app
     key = key if isinstance(key, str) and 0 < len(key) <= 128 else None
     app = await get_writable(session, actor, app_id)
     done = f"{base}/{app_id}/submitted" if actor.kind == "person" else f"{base}/{app_id}"
-    if key is not None and await replay(session, app.id, "submit", key) is not None:
-        return redirect(done)
-    beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
-    assert beneficiary is not None
     try:
-        await submit(session, app, actor=actor, calendar=request.app.state.calendar, beneficiary=beneficiary,
-                     declaration_version=confirmed if isinstance(confirmed, str) else None)
+        await submit_once(session, app, actor=actor, calendar=request.app.state.calendar, key=key,
+                          declaration_version=confirmed if isinstance(confirmed, str) else None,
+                          sessionmaker=request.app.state.sessionmaker)
     except MTBError as exc:
         await session.rollback()  # `show` reloads everything it needs
         return await show(request, session, actor, app_id, base=base, home=home, error=exc.detail,
                           status_code=exc.status_code)
-    if key is not None:
-        await remember(session, app, "submit", key, 200, {"id": str(app.id), "status": app.status})
     return redirect(done)
 
 
