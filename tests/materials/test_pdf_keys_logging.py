@@ -22,23 +22,29 @@ from mtb.materials.pdfkeys import SOURCE
 from mtb.settings import Settings
 from tests.files import REPEATED_KEYS, pdf_with_entries
 
-_WATCHED = ("", "pypdf", "pypdf.generic", SOURCE)
-
 
 @pytest.fixture(autouse=True)
 def logging_restored() -> Iterator[None]:
-    """Each variant changes the process's logging; put everything back afterwards."""
-    saved = {name: (lg := logging.getLogger(name), lg.level, list(lg.handlers), lg.propagate, lg.disabled)
-             for name in _WATCHED}
+    """Each variant changes the process's logging (dictConfig switches off every logger that exists): put
+    every logger back as it was afterwards, so that later tests of the session log as before."""
+    def state(lg: logging.Logger) -> tuple[int, list[logging.Handler], bool, bool]:
+        return lg.level, list(lg.handlers), lg.propagate, lg.disabled
+
+    loggers = [logging.getLogger()] + [lg for lg in logging.root.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    saved = [(lg, state(lg)) for lg in loggers]
     flags = (logging.logThreads, logging.logProcesses, logging._srcfile, logging.root.manager.disable)
     yield
     logging.logThreads, logging.logProcesses, logging._srcfile = flags[:3]
     logging.disable(flags[3])
-    for lg, level, handlers, propagate, disabled in saved.values():
+    for lg, (level, handlers, propagate, disabled) in saved:
         lg.setLevel(level)
         lg.handlers[:] = handlers
         lg.propagate = propagate
         lg.disabled = disabled
+    for lg in logging.root.manager.loggerDict.values():  # made during the test: as a new logger starts
+        if isinstance(lg, logging.Logger) and lg not in loggers:
+            lg.disabled = False
 
 
 def _dict_config_disabling_existing() -> None:
