@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 from anyio.abc import Process
 from sqlalchemy import func, select
 
@@ -21,11 +22,16 @@ from mtb.settings import Settings
 from mtb.webhooks.models import MessageStatus, WebhookMessage
 from tests.applications.helpers import BEIJING_SELF, create
 from tests.factories import Seed
-from tests.webhooks.receiver import Receiver, receiver
+from tests.webhooks.receiver import Receiver, allowing_private_addresses, receiver
 from tests.webhooks.test_webhooks import endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS, CHANGES_PER_ROUND = 6, 8
+
+
+@pytest.fixture
+def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return allowing_private_addresses(monkeypatch)
 
 
 async def start_worker(log: Path) -> Process:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=12, ge=1)
     webhook_poll_seconds: float = Field(default=5, gt=0)
     webhook_batch: int = Field(default=20, ge=1)
+    # Let webhook endpoints be private, loopback or link-local addresses (or names resolving to them). Off, only
+    # public addresses are registered and delivered to (webhooks/destination.py: SSRF). For tests and local
+    # demo receivers; in production only where channel applications really sit on the private network.
+    webhook_allow_private: bool = False
     # Staff sessions end after this long without a request (pages renew the session while in use).
     staff_idle_minutes: int = Field(default=30, ge=1)
     # Eligibility questions one hospital key may ask per minute, per MTB process (qualifications/ratelimit.py).

@@ -4,6 +4,7 @@ that records every request and answers what the test tells it to (a status per r
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from standardwebhooks.webhooks import Webhook
+
+from mtb.settings import Settings, get_settings
+
+
+def allowing_private_addresses(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings with MTB_WEBHOOK_ALLOW_PRIVATE on (also for a worker process it starts): a
+    receiver here listens on 127.0.0.1, which MTB otherwise refuses (tests/webhooks/test_webhook_ssrf.py)."""
+    monkeypatch.setenv("MTB_WEBHOOK_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    return get_settings()
 
 
 @dataclass
@@ -36,6 +48,7 @@ class Receiver:
     url: str = ""
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answers to give, in order; then 200
+    location: str | None = None  # sent with every answer when set (a redirect)
     hold: threading.Event = field(default_factory=threading.Event)  # cleared: requests wait until set
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,7 +62,8 @@ class Receiver:
 
 
 @contextmanager
-def receiver(path: str = "/hooks/mtb") -> Iterator[Receiver]:
+def receiver(path: str = "/hooks/mtb", *, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A receiver at http://127.0.0.1:<port><path> (https with a server TLS context)."""
     state = Receiver()
     state.hold.set()
 
@@ -62,6 +76,8 @@ def receiver(path: str = "/hooks/mtb") -> Iterator[Receiver]:
             state.hold.wait(timeout=30)
             status = state.answer()
             self.send_response(status)
+            if state.location:
+                self.send_header("location", state.location)
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -69,10 +85,12 @@ def receiver(path: str = "/hooks/mtb") -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    state.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}{path}"
     try:
         yield state
     finally:

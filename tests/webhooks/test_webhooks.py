@@ -1,7 +1,8 @@
 """Webhooks: every announced change reaches the channels that asked for it, signed (checked with the
 Standard Webhooks reference verifier), from an outbox written in the change's transaction, retried with
 backoff, logged, delivered again on an administrator's request; never inline in a request. The receiving
-endpoint is a real HTTP server in the test (receiver.py)."""
+endpoint is a real HTTP server in the test (receiver.py) on 127.0.0.1, so these tests allow private
+addresses (MTB_WEBHOOK_ALLOW_PRIVATE); test_webhook_ssrf.py tests the refusal of them."""
 
 from __future__ import annotations
 
@@ -32,9 +33,14 @@ from tests.conftest import Clock
 from tests.factories import SHENNONGJIA, Seed
 from tests.qualifications.helpers import approve, submit_followup
 from tests.review.helpers import claim, decide, submitted
-from tests.webhooks.receiver import Receiver, receiver
+from tests.webhooks.receiver import Receiver, allowing_private_addresses, receiver
 
 ALL = [e.value for e in EventType]
+
+
+@pytest.fixture
+def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return allowing_private_addresses(monkeypatch)
 
 
 async def endpoint(seed: Seed, url: str, *, events: list[str] | None = None, code: str | None = None,

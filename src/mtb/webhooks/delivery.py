@@ -6,6 +6,12 @@ transaction, then its outcome is written. A worker killed after taking a message
 again when the lease ends: every message is delivered at least once, always with the same `webhook-id`
 and body (receivers drop duplicates by `webhook-id`). Requests never deliver: a slow or failing endpoint
 delays only this worker.
+
+Each attempt goes only where destination.py allows: the host is resolved again, every address checked,
+and the request sent to a checked address itself (never followed through a redirect). An attempt refused
+there (`webhook_url_forbidden`, e.g. a name that now resolves to a private address) is logged and the
+message is `failed` at once: retrying would only probe the same address again. A name that does not
+resolve is an ordinary failed attempt, retried like an endpoint that is down.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from mtb.errors import Unprocessable
 from mtb.settings import Settings
 from mtb.timeutil import utcnow
 from mtb.webhooks import wake
+from mtb.webhooks.destination import FORBIDDEN, pinned_request, vet
 from mtb.webhooks.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 log = logging.getLogger("mtb.webhooks")
@@ -44,6 +52,13 @@ class Taken:
     url: str
     secret: str
     body: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None = None
+    error: str | None = None  # None: delivered
+    final: bool = False  # no further attempt (the destination was refused)
 
 
 @dataclass
@@ -83,25 +98,39 @@ def signed_headers(message_id: str, secret: str, body: str, at: datetime) -> dic
             "content-type": "application/json", "user-agent": USER_AGENT}
 
 
-async def _send(client: httpx.AsyncClient, taken: Taken) -> tuple[int | None, str | None]:
-    headers = signed_headers(taken.id, taken.secret, taken.body, datetime.now(UTC))
+async def _send(client: httpx.AsyncClient, taken: Taken, *, allow_private: bool) -> Outcome:
+    """One attempt: check where the URL leads now, then POST to a checked address (the next one only if
+    the connection could not be made)."""
     try:
-        response = await client.post(taken.url, content=taken.body.encode(), headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:300]
-    if 200 <= response.status_code < 300:
-        return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}"
+        destination = await vet(taken.url, allow_private=allow_private)
+    except Unprocessable as exc:
+        return Outcome(error=f"{exc.code}: {exc.detail}"[:300], final=exc.code == FORBIDDEN)
+    headers = signed_headers(taken.id, taken.secret, taken.body, datetime.now(UTC))
+    error = "no address"  # not met: vet answers at least one address
+    for address in destination.addresses:
+        request = pinned_request(client, destination, address, content=taken.body.encode(), headers=headers)
+        try:
+            response = await client.send(request, follow_redirects=False)
+        except httpx.ConnectError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            continue
+        except httpx.HTTPError as exc:
+            return Outcome(error=f"{type(exc).__name__}: {exc}"[:300])
+        if 200 <= response.status_code < 300:
+            return Outcome(response.status_code)
+        if response.is_redirect:
+            return Outcome(response.status_code, f"HTTP {response.status_code} (redirect not followed)")
+        return Outcome(response.status_code, f"HTTP {response.status_code}")
+    return Outcome(error=error)
 
 
-async def _record(session: AsyncSession, taken: Taken, status_code: int | None, error: str | None,
-                  max_attempts: int) -> bool:
+async def _record(session: AsyncSession, taken: Taken, outcome: Outcome, max_attempts: int) -> bool:
     now = utcnow()
     session.add(WebhookAttempt(message_id=taken.id, attempt=taken.attempt, attempted_at=now,
-                               status_code=status_code, error=error))
-    if error is None:
+                               status_code=outcome.status_code, error=outcome.error))
+    if outcome.error is None:
         values = {"status": MessageStatus.delivered.value, "delivered_at": now}
-    elif taken.attempt >= max_attempts:
+    elif outcome.final or taken.attempt >= max_attempts:
         values = {"status": MessageStatus.failed.value}
     else:
         values = {"next_attempt_at": now + backoff(taken.attempt)}
@@ -110,7 +139,7 @@ async def _record(session: AsyncSession, taken: Taken, status_code: int | None, 
         WebhookMessage.id == taken.id, WebhookMessage.attempts == taken.attempt,
         WebhookMessage.status == MessageStatus.pending.value).values(**values)
         .execution_options(synchronize_session=False))
-    return error is None
+    return outcome.error is None
 
 
 async def deliver_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *,
@@ -119,7 +148,8 @@ async def deliver_due(sessionmaker: async_sessionmaker[AsyncSession], settings: 
     report = DeliveryReport()
     own = client is None
     client = client or httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
-    # Longer than a batch can take (its sends run at once, each within the timeout, then one write each).
+    # Longer than a batch can take (its sends run at once, each within the DNS limit of destination.py and the
+    # timeout, then one write each).
     lease = timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5)
     try:
         while True:
@@ -129,15 +159,15 @@ async def deliver_due(sessionmaker: async_sessionmaker[AsyncSession], settings: 
                 return report
 
             async def one(taken: Taken) -> None:
-                status_code, error = await _send(client, taken)
+                outcome = await _send(client, taken, allow_private=settings.webhook_allow_private)
                 async with sessionmaker() as session, session.begin():
-                    ok = await _record(session, taken, status_code, error, settings.webhook_max_attempts)
+                    ok = await _record(session, taken, outcome, settings.webhook_max_attempts)
                 if ok:
                     report.delivered += 1
                 else:
                     report.failed += 1
                     log.warning("webhook attempt failed", extra={"message_id": taken.id, "attempt": taken.attempt,
-                                                                 "error": error})
+                                                                 "error": outcome.error})
 
             await asyncio.gather(*(one(t) for t in batch))
     finally:

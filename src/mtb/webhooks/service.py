@@ -6,7 +6,6 @@ import base64
 import secrets
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from mtb.channels.models import Channel
 from mtb.errors import NotFound, Unprocessable
 from mtb.settings import get_settings
 from mtb.timeutil import utcnow
+from mtb.webhooks.destination import parse_url, vet
 from mtb.webhooks.events import EventType
 from mtb.webhooks.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from mtb.webhooks.wake import kick_after_commit
@@ -26,13 +26,16 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def check_url(url: str) -> str:
+async def check_url(url: str) -> str:
+    """The URL to keep, once it is well formed, https in production, and leads only to public addresses
+    (unless MTB_WEBHOOK_ALLOW_PRIVATE): see destination.py. Delivery checks the addresses again."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048 or parts.username:
+    if len(url) > 2048:
         raise Unprocessable("invalid_webhook_url", "接收地址应为 http(s):// 开头的完整网址，且不含用户名密码")
-    if get_settings().env == "production" and parts.scheme != "https":
+    settings = get_settings()
+    if settings.env == "production" and parse_url(url).scheme != "https":
         raise Unprocessable("webhook_url_insecure", "生产环境的接收地址须使用 https")
+    await vet(url, allow_private=settings.webhook_allow_private)
     return url
 
 
@@ -47,12 +50,14 @@ def check_events(events: list[str]) -> list[str]:
 
 async def create_endpoint(session: AsyncSession, channel: Channel, *, url: str,
                           events: list[str]) -> WebhookEndpoint:
+    url = await check_url(url)  # may wait for DNS (a few seconds at most), before anything is written
+    events = check_events(events)
     count = len((await session.execute(
         select(WebhookEndpoint.id).where(WebhookEndpoint.channel_id == channel.id))).all())
     if count >= MAX_ENDPOINTS_PER_CHANNEL:
         raise Unprocessable("too_many_endpoints", f"每个渠道最多登记 {MAX_ENDPOINTS_PER_CHANNEL} 个接收地址")
-    endpoint = WebhookEndpoint(channel_id=channel.id, url=check_url(url), secret=new_secret(),
-                               events=check_events(events), active=True, created_at=utcnow())
+    endpoint = WebhookEndpoint(channel_id=channel.id, url=url, secret=new_secret(), events=events, active=True,
+                               created_at=utcnow())
     session.add(endpoint)
     await session.flush()
     return endpoint
