@@ -7,7 +7,7 @@ Steps:
 2. Files no material refers to (orphans) are reported: an upload whose row never committed (a crash,
    a refused submission) leaves one behind. So are temporary files in the local upload spool `tmp/`.
 3. With cleaning, orphans and temporaries untouched for the grace period are removed under the same
-   rules as the periodic job (`remove_unreferenced`, shared with `mtb.jobs.collect_garbage`): a file is
+   rules as the periodic job (`remove_unreferenced`, shared with `mtb.materials.jobs.collect_garbage`): a file is
    checked against the rows again right before it goes, and a young one may belong to an upload whose
    row is about to commit, so it stays. A file a row refers to is never removed, even a corrupt one.
 """

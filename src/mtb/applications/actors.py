@@ -28,6 +28,9 @@ class Actor:
         return cls("staff", staff.id, staff.region_code, staff.role)
 
 
+SYSTEM = Actor("system", None)  # MTB itself: the periodic jobs
+
+
 def readable_by(actor: Actor) -> ColumnElement[bool]:
     """The applicant and the beneficiary see an application; staff see their region's. Nobody else:
     an application outside this filter does not exist for the asker (404)."""

@@ -1,6 +1,11 @@
 """The life of a qualification: granted by an approval, changed (another hospital), renewed at the end
 of its re-review period, expired, revoked.
 
+Every status change goes through `set_status`: allowed by the transition table (states.py), made with a
+conditional UPDATE on the status the writer read (the loser of a race gets a 409 `concurrent_change`),
+recorded as a history row with its webhook outbox message and the person's notice, all in the caller's
+transaction.
+
 Cover is a matter of dates: a qualification covers day D when effective_from ≤ D, D ≤ valid_until (if
 any) and D < ended_on (if any). A change ends the old filing on the day the new one starts; a renewal
 starts the day after the old one's last day, so the benefit has no gap and no overlap.
@@ -21,12 +26,21 @@ from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import Conflict, NotFound
 from mtb.identity.models import InsuredPerson
-from mtb.notifications.service import Message, notify
-from mtb.qualifications.models import Qualification, QualificationEvent, QualificationStatus
+from mtb.qualifications.models import Qualification, QualificationEvent
+from mtb.qualifications.notices import announce
+from mtb.qualifications.schemas import STATUS_LABELS
+from mtb.qualifications.states import EVENTS, INITIAL, Action, Status, may, permits
 from mtb.timeutil import local_date, utcnow
 from mtb.webhooks.events import filing_changed
 
-ACTIVE = QualificationStatus.active.value
+ACTIVE = Status.active.value
+
+
+class QualificationChanged(Conflict):
+    """A writer lost a race: the filing's status is no longer the one it read."""
+
+    def __init__(self) -> None:
+        super().__init__("concurrent_change", "备案已被他人同时处理（已撤销、已到期或已变更），请刷新后查看")
 
 
 def add_years(day: date, years: int) -> date:
@@ -85,7 +99,7 @@ async def list_for_person(session: AsyncSession, person_id: uuid.UUID) -> list[Q
 def check_changeable(q: Qualification, doc: CatalogDocument, today: date) -> None:
     if doc.change is None:
         raise Conflict("change_not_offered", f"{doc.region.name}暂不支持在线变更备案")
-    if q.status != ACTIVE or not covers(q, today):
+    if not may(q.status, Action.change) or not covers(q, today):
         raise Conflict("qualification_not_active", "只有正在有效期内的备案可以变更")
 
 
@@ -100,7 +114,7 @@ def check_renewable(q: Qualification, doc: CatalogDocument, today: date) -> None
     window = renewal_window(q, doc)
     if window is None:
         raise Conflict("renewal_not_offered", "此备案长期有效或本地区不支持在线续期，无需续期")
-    if q.status not in (ACTIVE, QualificationStatus.expired.value):
+    if not may(q.status, Action.renew):
         raise Conflict("qualification_not_renewable", "此备案已被变更、续期或撤销，不能续期")
     opens, closes = window
     if today < opens:
@@ -122,16 +136,37 @@ async def check_followup(session: AsyncSession, app: Application, doc: CatalogDo
     return q
 
 
-async def _close(session: AsyncSession, old: Qualification, *, allowed: tuple[str, ...], ended_on: date) -> None:
-    """Mark `old` replaced (before its successor is inserted: one active filing per person and disease),
-    guarded by its status so a concurrent revocation or expiry wins cleanly."""
+VERBS: dict[Action, str] = {Action.expire: "到期", Action.revoke: "撤销", Action.change: "变更",
+                            Action.renew: "续期"}
+
+
+def _refusal(action: Action, current: Status, to: Status) -> Conflict:
+    """The answer to a transition the table does not allow. An act refused in this status answers
+    `qualification_not_active` (what revocation and replacement answered before the table) and names the
+    statuses it needs; an act asked to lead elsewhere than the table says is `invalid_transition`."""
+    label = STATUS_LABELS[current.value]
+    if not may(current, action):
+        needed = "或".join(STATUS_LABELS[s.value] for s in Status if may(s, action))
+        return Conflict("qualification_not_active",
+                        f"只有{needed}的备案可以{VERBS[action]}（备案当前状态：{label}），请刷新后查看")
+    return Conflict("invalid_transition", f"备案当前状态为“{label}”，{VERBS[action]}不能使其变为“{STATUS_LABELS[to.value]}”")
+
+
+async def set_status(session: AsyncSession, q: Qualification, to: Status, *, action: Action, actor: Actor,
+                     reason: str | None = None, detail: dict[str, Any] | None = None, **values: Any) -> None:
+    """The one way a filing's status changes (see the module docstring); `values` are set with it."""
+    current = Status(q.status)
+    if not permits(current, to, action):
+        raise _refusal(action, current, to)
     result = await session.execute(
-        update(Qualification).where(Qualification.id == old.id, Qualification.status.in_(allowed))
-        .values(status=QualificationStatus.replaced.value, ended_on=ended_on)
-        .execution_options(synchronize_session=False))
+        update(Qualification).where(Qualification.id == q.id, Qualification.status == current.value)
+        .values(status=to.value, **values).execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("qualification_not_active", "原备案状态已变化（已撤销或已处理），请刷新后查看")
-    await session.refresh(old)
+        raise QualificationChanged()
+    await session.refresh(q)
+    await add_event(session, q, EVENTS[action], actor=actor, reason=reason, detail=detail)
+    await announce(session, q, action, reason)
+    await session.flush()
 
 
 async def grant(session: AsyncSession, app: Application, *, at: datetime, actor: Actor) -> Qualification:
@@ -144,6 +179,7 @@ async def grant(session: AsyncSession, app: Application, *, at: datetime, actor:
     today = local_date(at)
     effective, until, period = today, valid_until(today, disease.review_period_years), disease.review_period_years
     old: Qualification | None = None
+    successor = uuid.uuid4()  # named in the old filing's "replaced" row, written before the successor exists
     if app.kind == "new":
         active = await active_qualification(session, person.id, app.disease_code)
         if active is not None:
@@ -153,18 +189,20 @@ async def grant(session: AsyncSession, app: Application, *, at: datetime, actor:
         old = await session.get(Qualification, app.qualification_id)
         assert old is not None
         if app.kind == "change":  # same period, another hospital, from today on
-            until, period = old.valid_until, old.review_period_years
-            await _close(session, old, allowed=(ACTIVE,), ended_on=today)
+            action, until, period = Action.change, old.valid_until, old.review_period_years
         else:  # renewal: the next period starts the day after the last one ends
             assert old.valid_until is not None
-            effective = old.valid_until + timedelta(days=1)
+            action, effective = Action.renew, old.valid_until + timedelta(days=1)
             until = valid_until(effective, disease.review_period_years)
-            await _close(session, old, allowed=(ACTIVE, QualificationStatus.expired.value), ended_on=effective)
+        # Replaced before its successor is inserted (one active filing per person and disease); a
+        # concurrent revocation or expiry that got there first makes this approval lose (409).
+        await set_status(session, old, Status.replaced, action=action, actor=actor,
+                         detail={"by": str(successor), "kind": app.kind}, ended_on=effective)
     benefits = [b.model_dump(mode="json") for b in disease.benefits if b.insurance_type == person.insurance_type]
     q = Qualification(
-        person_id=person.id, application_id=app.id, region_code=app.region_code,
+        id=successor, person_id=person.id, application_id=app.id, region_code=app.region_code,
         catalog_version_id=app.catalog_version_id, disease_code=app.disease_code,
-        hospital_code=app.hospital_code, insurance_type=person.insurance_type, status=ACTIVE,
+        hospital_code=app.hospital_code, insurance_type=person.insurance_type, status=INITIAL.value,
         effective_at=at, effective_from=effective, valid_until=until, review_period_years=period,
         benefits=benefits, created_at=utcnow())
     session.add(q)
@@ -174,25 +212,11 @@ async def grant(session: AsyncSession, app: Application, *, at: datetime, actor:
     await add_event(session, q, "granted", actor=actor,
                     detail={"application_id": str(app.id), "kind": app.kind,
                             "replaces": str(old.id) if old else None})
-    if old is not None:
-        await add_event(session, old, "replaced", actor=actor, detail={"by": str(q.id), "kind": app.kind})
     await session.flush()
     return q
 
 
 async def revoke(session: AsyncSession, q: Qualification, *, actor: Actor, reason: str) -> None:
-    today = local_date(utcnow())
-    result = await session.execute(
-        update(Qualification).where(Qualification.id == q.id, Qualification.status == ACTIVE)
-        .values(status=QualificationStatus.revoked.value, ended_on=today)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("qualification_not_active", "只有有效的备案可以撤销")
-    await session.refresh(q)
-    await add_event(session, q, "revoked", actor=actor, reason=reason)
-    doc = (await catalog_by_version_id(session, q.catalog_version_id)).document
-    disease = doc.disease(q.disease_code)
-    await notify(session, Message(person_id=q.person_id, kind="qualification_revoked", title="备案已撤销",
-                                  body=f"您的{disease.name if disease else q.disease_code}备案已于 {today.isoformat()} "
-                                       f"撤销。原因：{reason}。如有疑问请咨询医保经办机构。"))
-    await session.flush()
+    """An administrator ends an active filing today (the person is told why)."""
+    await set_status(session, q, Status.revoked, action=Action.revoke, actor=actor, reason=reason,
+                     ended_on=local_date(utcnow()))
