@@ -28,6 +28,7 @@ from mtb.migrate import upgrade
 from mtb.models import Base
 from mtb.settings import Settings, get_settings
 from tests.factories import Seed
+from tests.logstate import logging_restored  # noqa: F401  (a fixture)
 from tests.storage import s3_endpoint, storage_variables  # noqa: F401  (s3_endpoint: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]

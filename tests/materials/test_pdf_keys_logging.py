@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,33 +18,14 @@ import pytest
 from mtb.errors import MTBError
 from mtb.logs import configure_logging
 from mtb.materials.inspect import inspect_file
-from mtb.materials.pdfkeys import SOURCE
+from mtb.materials.pdfparse import SOURCE
 from mtb.settings import Settings
 from tests.files import REPEATED_KEYS, pdf_with_entries
 
 
 @pytest.fixture(autouse=True)
-def logging_restored() -> Iterator[None]:
-    """Each variant changes the process's logging (dictConfig switches off every logger that exists): put
-    every logger back as it was afterwards, so that later tests of the session log as before."""
-    def state(lg: logging.Logger) -> tuple[int, list[logging.Handler], bool, bool]:
-        return lg.level, list(lg.handlers), lg.propagate, lg.disabled
-
-    loggers = [logging.getLogger()] + [lg for lg in logging.root.manager.loggerDict.values()
-                                       if isinstance(lg, logging.Logger)]
-    saved = [(lg, state(lg)) for lg in loggers]
-    flags = (logging.logThreads, logging.logProcesses, logging._srcfile, logging.root.manager.disable)
-    yield
-    logging.logThreads, logging.logProcesses, logging._srcfile = flags[:3]
-    logging.disable(flags[3])
-    for lg, (level, handlers, propagate, disabled) in saved:
-        lg.setLevel(level)
-        lg.handlers[:] = handlers
-        lg.propagate = propagate
-        lg.disabled = disabled
-    for lg in logging.root.manager.loggerDict.values():  # made during the test: as a new logger starts
-        if isinstance(lg, logging.Logger) and lg not in loggers:
-            lg.disabled = False
+def _restored(logging_restored: None) -> None:
+    """Every variant here changes the process's logging; tests/logstate.py puts it back."""
 
 
 def _dict_config_disabling_existing() -> None:

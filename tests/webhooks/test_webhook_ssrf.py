@@ -76,6 +76,8 @@ MALFORMED_URLS = [
     "http://08.0.0.1/", "http://1.2.3.0x/", "http://%31%32%37.0.0.1/", "http://１２７.０.０.１/",
     "http://127.0.0.1%2f/", "http://ex ample.com/", "http://a..b/", "http://-a.example/", "http://[::1/",
     "http://user:pw@8.8.8.8/", "ftp://8.8.8.8/", "file:///etc/passwd", "gopher://8.8.8.8:25/", "http:///x", "//8.8.8.8/x", "http://" + "a" * 64 + ".example/",
+    # IDNA labels that do not decode (once a 500: the host is decoded when read)
+    "http://xn--localhost/", "http://xn--a/", "https://xn--/x", "http://xn--zz--.example/",
 ]
 PUBLIC_URLS = [
     "https://8.8.8.8/hooks", "http://1.1.1.1:8080/x", "http://134744072/", "http://0x8080808/",

@@ -12,6 +12,7 @@ side must reach `min_image_side`. A photo that is small or looks blurred is acce
 
 from __future__ import annotations
 
+import logging
 import mmap
 import re
 import warnings
@@ -35,9 +36,11 @@ from mtb.materials.pdfactive import (
     PDF_SCRIPT,
     active_content,
 )
-from mtb.materials.pdfkeys import repeated_keys
 from mtb.materials.pdfpages import page_boxes
+from mtb.materials.pdfparse import check_object_streams, parse_recoveries
 from mtb.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ACCEPTED = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 UNCLEAR = {"code": "photo_may_be_unclear", "message": "照片可能不清晰，建议在光线充足处对准后重新拍摄"}
@@ -51,7 +54,8 @@ UNREADABLE_IMAGE = "图片已损坏或不完整，请重新拍摄或导出后上
 # Judged by the content, whatever the file's name says (a .txt renamed .jpg is still text).
 NOT_A_DOCUMENT = "这个文件的内容不是图片或 PDF（与文件名无关），请重新拍照，或选择 PDF、JPG、PNG 文件"
 UNREADABLE_PDF = "PDF 文件已损坏或无法读取，请重新导出后上传"
-AMBIGUOUS_PDF = "PDF 文件中有重复定义的项（不同软件会读出不同内容），出于安全考虑不能上传；请重新导出或扫描后上传"
+AMBIGUOUS_PDF = ("PDF 文件结构不规范（有重复定义或无法解析的项，不同软件会读出不同内容），出于安全考虑不能上传；"
+                 "请用“打印为 PDF”重新导出，或扫描后上传")
 # Defence in depth after the object walk (see `_raw_active_content`): names long enough that binary
 # image data spells them by chance too rarely to matter, written plainly or with #-escapes.
 RAW_MARKERS = {b"JavaScript": PDF_SCRIPT, b"EmbeddedFile": PDF_EMBEDDED, b"EmbeddedFiles": PDF_EMBEDDED,
@@ -86,7 +90,7 @@ def inspect_file(path: Path, settings: Settings) -> Inspection:
 
 def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
     try:
-        with warnings.catch_warnings(), repeated_keys() as repeated:
+        with warnings.catch_warnings(), parse_recoveries() as recovered:
             warnings.simplefilter("ignore")
             reader = PdfReader(path, strict=False)
             if reader.is_encrypted:
@@ -95,7 +99,10 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
             active = active_content(reader)
             if not active:
                 _read_every_object(reader)
-        if repeated:
+            if ambiguity := check_object_streams(reader):
+                recovered.append(ambiguity)
+        if recovered:
+            log.info("pdf refused as ambiguous", extra={"reason": recovered[0]})
             raise Unprocessable("pdf_ambiguous", AMBIGUOUS_PDF)
         if pages and not active:
             _check_rendered_sizes(path, settings)

@@ -119,8 +119,10 @@ def literal_address(host: str) -> IPAddress | None:
 def parse_url(url: str) -> httpx.URL:
     """The URL as delivery reads it; refused unless http(s) with a host that is an address or a DNS name."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError):
+        parsed: httpx.URL | None = httpx.URL(url)
+        assert parsed is not None
+        parsed.host  # noqa: B018  (decodes an IDNA host: `xn--localhost` fails here, as UnicodeError)
+    except (httpx.InvalidURL, ValueError, TypeError):  # UnicodeError is a ValueError
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host or parsed.userinfo:
         raise Unprocessable("invalid_webhook_url", "接收地址应为 http(s):// 开头的完整网址，且不含用户名密码")
