@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mtb.errors import Unprocessable
-from mtb.materials.inspect import _check_rendered_sizes, inspect_file
+from mtb.materials.inspect import _check_as_viewer, inspect_file
 from mtb.materials.pdfpages import MAX_RENDER_PIXELS, MAX_RENDER_SIDE, page_boxes, render_page
 from mtb.settings import Settings
 from tests.files import REPEATED_KEYS, pdf_with_entries, pdf_with_page_boxes
@@ -55,7 +55,7 @@ def test_the_page_box_pdfium_renders_is_checked_at_upload(box: bytes, tmp_path: 
     count, sizes = page_boxes(path, settings.max_pdf_pages)
     assert count == 1 and max(max(size) for size in sizes) > settings.max_pdf_page_points
     with pytest.raises(Unprocessable) as refused:
-        _check_rendered_sizes(path, settings)
+        _check_as_viewer(path, settings)
     assert refused.value.code == "pdf_page_too_large"
     assert inspected(tmp_path, settings, path.read_bytes()) == "pdf_ambiguous"
     assert inspected(tmp_path, settings, pdf_with_page_boxes(b"/MediaBox " + box)) == "pdf_page_too_large"

@@ -36,7 +36,7 @@ from mtb.materials.pdfactive import (
     PDF_SCRIPT,
     active_content,
 )
-from mtb.materials.pdfpages import page_boxes
+from mtb.materials.pdfpages import read_as_viewer
 from mtb.materials.pdfparse import check_object_streams, parse_recoveries
 from mtb.settings import Settings
 
@@ -105,7 +105,7 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
             log.info("pdf refused as ambiguous", extra={"reason": recovered[0]})
             raise Unprocessable("pdf_ambiguous", AMBIGUOUS_PDF)
         if pages and not active:
-            _check_rendered_sizes(path, settings)
+            _check_as_viewer(path, settings)
     except MTBError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
@@ -114,8 +114,7 @@ def _inspect_pdf(path: Path, settings: Settings) -> Inspection:
     if not pages:
         raise Unprocessable("pdf_unreadable", "PDF 文件没有页面")
     if active := active or _raw_active_content(path):
-        raise Unprocessable("pdf_active_content",
-                            f"{active}，出于安全考虑不能上传；请用“打印为 PDF”另存，或扫描纸质件后重新上传")
+        raise _active(active)
     return Inspection("application/pdf", "pdf", pages=len(pages))
 
 
@@ -176,20 +175,23 @@ def _read_every_object(reader: PdfReader) -> None:
         reader.get_object(IndirectObject(number, 0, reader))
 
 
-def _check_rendered_sizes(path: Path, settings: Settings) -> None:
-    """The page count and sizes again as pdfium, the renderer, reads them (see `page_boxes`)."""
+def _check_as_viewer(path: Path, settings: Settings) -> None:
+    """The page count, the page sizes and the active content again as pdfium, the renderer, reads them
+    (pdfpages.py `read_as_viewer`)."""
     import pypdfium2 as pdfium
 
     try:
-        count, sizes = page_boxes(path, settings.max_pdf_pages)
+        reading = read_as_viewer(path, settings.max_pdf_pages)
     except pdfium.PdfiumError as exc:
         raise Unprocessable("pdf_unreadable", UNREADABLE_PDF) from exc
-    if count > settings.max_pdf_pages:
+    if reading.count > settings.max_pdf_pages:
         raise Unprocessable("pdf_too_many_pages", f"PDF 文件页数过多（最多 {settings.max_pdf_pages} 页）")
-    if count == 0:
+    if reading.count == 0:
         raise Unprocessable("pdf_unreadable", "PDF 文件没有页面")
-    if any(max(width, height) > settings.max_pdf_page_points for width, height in sizes):
+    if any(max(width, height) > settings.max_pdf_page_points for width, height in reading.sizes):
         raise _page_too_large(settings.max_pdf_page_points)
+    if reading.active:
+        raise _active(reading.active)
 
 
 def _check_page_size(page: DictionaryObject, boxes: dict[str, Any], max_points: int) -> None:
@@ -204,6 +206,11 @@ def _check_page_size(page: DictionaryObject, boxes: dict[str, Any], max_points: 
         x1, y1, x2, y2 = (float(n.get_object()) for n in box)
         if max(abs(x2 - x1), abs(y2 - y1)) * scale > max_points:
             raise _page_too_large(max_points)
+
+
+def _active(reason: str) -> Unprocessable:
+    return Unprocessable("pdf_active_content",
+                         f"{reason}，出于安全考虑不能上传；请用“打印为 PDF”另存，或扫描纸质件后重新上传")
 
 
 def _page_too_large(max_points: int) -> Unprocessable:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from mtb.errors import MTBError
+from mtb.materials.pdfviewer import document_active_content, page_active_content
 
 # pdfium is not thread-safe: two pages rendered at once in worker threads crash the process
 # ("double free or corruption", seen when the viewer loads a PDF's pages in parallel). One at a time,
@@ -45,10 +47,19 @@ def render_scale(width_points: float, height_points: float, scale: float) -> flo
     return min(scale, math.sqrt(MAX_RENDER_PIXELS / area), MAX_RENDER_SIDE / side)
 
 
-def page_boxes(path: Path, limit: int) -> tuple[int, list[tuple[float, float]]]:
-    """The page count and, for the first `limit` pages, their widths and heights in points as pdfium (the
-    renderer) reads them: the MediaBox and the effective size of each, so that a box pypdf reads
-    differently (a repeated key, a repair) is judged as it would be rendered."""
+@dataclass(frozen=True)
+class ViewerReading:
+    """A PDF as pdfium, the renderer, reads it: the page count, each of the first pages' MediaBox and
+    effective size in points, and the first active content it would run or open (pdfviewer.py)."""
+
+    count: int
+    sizes: list[tuple[float, float]]
+    active: str | None
+
+
+def read_as_viewer(path: Path, limit: int) -> ViewerReading:
+    """How pdfium reads the PDF at `path` (its first `limit` pages): so that a box or an action pypdf
+    reads differently (a repeated key, a repair) is judged as it would be rendered and run."""
     import pypdfium2 as pdfium
 
     if not _PDFIUM.acquire(timeout=LOCK_WAIT_SECONDS):
@@ -57,6 +68,7 @@ def page_boxes(path: Path, limit: int) -> tuple[int, list[tuple[float, float]]]:
         document = pdfium.PdfDocument(path)
         try:
             sizes: list[tuple[float, float]] = []
+            active = document_active_content(document)
             count = len(document)
             for index in range(min(count, limit)):
                 page = document[index]
@@ -64,13 +76,20 @@ def page_boxes(path: Path, limit: int) -> tuple[int, list[tuple[float, float]]]:
                     x1, y1, x2, y2 = page.get_mediabox()
                     sizes.append((abs(x2 - x1), abs(y2 - y1)))
                     sizes.append(page.get_size())
+                    active = active or page_active_content(page)
                 finally:
                     page.close()
-            return count, sizes
+            return ViewerReading(count, sizes, active)
         finally:
             document.close()
     finally:
         _PDFIUM.release()
+
+
+def page_boxes(path: Path, limit: int) -> tuple[int, list[tuple[float, float]]]:
+    """The page count and the first `limit` pages' sizes as pdfium reads them (see `read_as_viewer`)."""
+    reading = read_as_viewer(path, limit)
+    return reading.count, reading.sizes
 
 
 def render_page(path: Path, number: int, *, scale: float) -> Image.Image:
