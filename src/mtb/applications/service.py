@@ -207,6 +207,14 @@ async def missing_materials(session: AsyncSession, app: Application,
     return missing
 
 
+async def require_complete(session: AsyncSession, app: Application, catalog: ActiveCatalog) -> None:
+    """Every required material is there (at submission, and again at approval)."""
+    missing = await missing_materials(session, app, catalog)
+    if missing:
+        raise Unprocessable("materials_incomplete", "材料不齐全，缺少：" + "、".join(m["name"] for m in missing),
+                            extra={"missing": missing})
+
+
 async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCatalog) -> None:
     """Disease rules on materials, e.g. multiple sclerosis: certificate by an associate chief or above."""
     doc = catalog.document
@@ -247,10 +255,7 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
     if app.kind != "new":
         await check_followup(session, app, current.document, local_today())
     made_under = await catalog_by_version_id(session, app.catalog_version_id)
-    missing = await missing_materials(session, app, made_under)
-    if missing:
-        raise Unprocessable("materials_incomplete", "材料不齐全，缺少：" + "、".join(m["name"] for m in missing),
-                            extra={"missing": missing})
+    await require_complete(session, app, made_under)
     await check_rules(session, app, made_under)
     declaration = made_under.document.declaration
     if declaration is not None:  # Hubei: "所有材料需真实、有效、完整", confirmed, its version in the history

@@ -2,21 +2,23 @@
 
 Off by default: an administrator turns it on per disease (`fast_track: true` in a catalog version).
 An application qualifies when it is submitted and nobody holds it, no person has decided on it before
-(a return is followed by a person's review again), every required material is there, the disease's
-rules hold, and every material the pre-review reads has been read, is readable and matches in every
-field. Anything short of that stays in the queue for a person.
+(a return is followed by a person's review again), the disease is not reviewed in two stages, every
+required material is there, the disease's rules hold, every material the pre-review reads has been
+read, is readable and matches in every field, and every required material is one of those (or already
+marked 合格): a required material the pre-review does not read (Hubei's 核心病历, 检查报告) needs a
+person's look. Anything short of that stays in the queue for a person.
 
-The approval takes the path a reviewer's takes: the status changes through `set_status` (claimed by
-the rule, then approved), a final decision row names the rule instead of a reviewer, `grant` makes the
-filing, and a share (`MTB_FASTTRACK_SAMPLE_RATE`) is drawn into the quality sample for a person's check.
-The history's actor is the system, and the reason names the rule. A reviewer who claims the
-application at the same moment wins or loses cleanly on the version guard.
+The approval is the reviewer's own: the rule claims the application (submitted → in_review through
+`set_status`) and calls `review.approval.approve`, which checks the approval's preconditions and makes
+its rows: 合格 on the materials the rule vouches for, the status change, a final decision row naming the
+rule instead of a reviewer, the filing (`grant`), the quality-sample draw (`MTB_FASTTRACK_SAMPLE_RATE`)
+and the `fast_track` history event. The history's actor is the system, and the reason names the rule.
+A reviewer who claims the application at the same moment wins or loses cleanly on the version guard.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 
 from sqlalchemy import and_, exists, or_, select
@@ -24,23 +26,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mtb.applications.actors import Actor
 from mtb.applications.models import Application
-from mtb.applications.service import check_rules, missing_materials, record, set_status
+from mtb.applications.service import check_rules, missing_materials, set_status
 from mtb.applications.states import Status
 from mtb.catalog.models import CatalogVersion
 from mtb.catalog.service import ActiveCatalog, catalog_by_version_id
 from mtb.errors import MTBError
 from mtb.materials.models import Material
 from mtb.prereview.models import MaterialPrereview, PrereviewStatus
-from mtb.qualifications.service import grant
-from mtb.review.models import QualitySample, ReviewDecision
+from mtb.review.approval import Approver, approve, two_stage, unchecked_materials
+from mtb.review.models import ReviewDecision
+from mtb.review.schemas import MaterialVerdictIn
 from mtb.settings import Settings
 from mtb.sqlite_loop import off_loop
-from mtb.timeutil import utcnow
 
 log = logging.getLogger("mtb.prereview")
 SYSTEM = Actor("system", None)
 BATCH = 100
-_random = secrets.SystemRandom()
 
 
 def rule_id(app: Application, catalog: ActiveCatalog) -> str:
@@ -49,28 +50,38 @@ def rule_id(app: Application, catalog: ActiveCatalog) -> str:
 
 async def blockers(session: AsyncSession, app: Application) -> list[str]:
     """Why the application does not qualify (empty: it does)."""
+    return (await _assess(session, app))[0]
+
+
+async def _assess(session: AsyncSession, app: Application) -> tuple[list[str], list[Material]]:
+    """Why the application does not qualify, and the materials the rule vouches for (read by the
+    pre-review and matching in every field, not yet marked by a person). The approval's own
+    preconditions (`review.approval`) are asked here too, so that the sweep does not open a change the
+    approval would refuse; `approve` checks them again as it approves."""
     catalog = await catalog_by_version_id(session, app.catalog_version_id)
     doc = catalog.document
     disease = doc.disease(app.disease_code)
     if disease is None or not disease.fast_track:
-        return ["此病种未启用快速通道"]
+        return ["此病种未启用快速通道"], []
+    if two_stage(doc, app):
+        return ["此病种须经两位审核人员审核"], []
     if app.status != Status.submitted.value or app.claimed_by_id is not None:
-        return ["申请不在待审核状态"]
+        return ["申请不在待审核状态"], []
     if (await session.execute(select(exists().where(ReviewDecision.application_id == app.id)))).scalar_one():
-        return ["已有人工审核记录，须由审核人员办理"]
+        return ["已有人工审核记录，须由审核人员办理"], []
     if await missing_materials(session, app, catalog):
-        return ["材料不齐全"]
+        return ["材料不齐全"], []
     try:
         await check_rules(session, app, catalog)
     except MTBError as exc:
-        return [exc.detail]
+        return [exc.detail], []
     materials = list((await session.execute(
         select(Material).where(Material.application_id == app.id))).scalars())
     rows = {r.material_id: r for r in (await session.execute(
         select(MaterialPrereview).where(MaterialPrereview.application_id == app.id))).scalars()}
     read = [m for m in materials if (k := doc.material_kind(m.kind)) is not None and k.prereview is not None]
     if not read:
-        return ["没有可自动预审的材料"]
+        return ["没有可自动预审的材料"], []
     problems = []
     for m in read:
         row = rows.get(m.id)
@@ -80,30 +91,29 @@ async def blockers(session: AsyncSession, app: Application) -> list[str]:
             problems.append(f"{m.file_name}：无法识别")
         elif not row.findings or any(f["outcome"] != "match" for f in row.findings):
             problems.append(f"{m.file_name}：预审有不一致或无法识别的项目")
-    return problems
+    if problems:
+        return problems, []
+    vouched = [m for m in read if m.verdict is None]
+    unchecked = await unchecked_materials(session, app, marks={m.id: "acceptable" for m in vouched})
+    problems += [f"{m.file_name}：预审不读此材料，须由审核人员查看" for m in unchecked.unmarked]
+    problems += [f"{m.file_name}：已标注为不清晰或无效" for m in unchecked.not_acceptable]
+    return problems, vouched
 
 
 async def fast_track(session: AsyncSession, app: Application, *, sample_rate: float) -> bool:
-    """Approve by the rule if the application qualifies; True if it was approved."""
-    if await blockers(session, app):
+    """Approve by the rule if the application qualifies; True if it was approved. The rule claims the
+    application (submitted → in_review) and approves through `review.approval.approve`, the reviewer's
+    own path, giving 合格 to the materials it vouches for."""
+    problems, vouched = await _assess(session, app)
+    if problems:
         return False
     catalog = await catalog_by_version_id(session, app.catalog_version_id)
     rule = rule_id(app, catalog)
-    now = utcnow()
     await set_status(session, app, Status.in_review, actor=SYSTEM, reason=f"自动预审（{rule}）")
     note = f"自动预审全部一致，按快速通道规则审核通过（{rule}）"
-    await set_status(session, app, Status.approved, actor=SYSTEM, reason=note)
-    decision = ReviewDecision(application_id=app.id, round=app.round, outcome="approve", final=True,
-                              reasons=[], material_verdicts=[], note=note, reviewer_id=None, rule=rule,
-                              decided_at=now)
-    session.add(decision)
-    await session.flush()
-    await grant(session, app, at=now, actor=SYSTEM)
-    sampled = sample_rate > 0 and _random.random() < sample_rate
-    if sampled:
-        session.add(QualitySample(application_id=app.id, region_code=app.region_code, decision_id=decision.id,
-                                  drawn_at=now))
-    await record(session, app, "fast_track", actor=SYSTEM, detail={"rule": rule, "sampled": sampled})
+    await approve(session, app, by=Approver.by_rule(rule, region_code=app.region_code),
+                  verdicts=[MaterialVerdictIn(material_id=m.id, verdict="acceptable") for m in vouched],
+                  note=note, reason=note, sample_rate=sample_rate)
     return True
 
 

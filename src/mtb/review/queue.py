@@ -20,8 +20,8 @@ from mtb.catalog.workdays import WorkdayCalendar
 from mtb.direct.applications import catalog_document
 from mtb.direct.reader import DirectReader, as_date_or_none, as_datetime_or_none, as_uuid, as_uuid_or_none
 from mtb.errors import Unprocessable
+from mtb.review.claims import claim_state
 from mtb.review.schemas import QueueItem, QueuePage
-from mtb.review.service import claim_state
 from mtb.timeutil import local_today
 
 # In this order: ix_applications_review_queue (applications/models.py) is spelled the same way.

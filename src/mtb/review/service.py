@@ -1,16 +1,14 @@
-"""Review rules: claims, decisions with reasons and material verdicts, four-eyes approval, sampling.
+"""Review rules: claims, decisions with reasons and material verdicts, the senior's sample check.
 
-Only the reviewer holding an application's claim decides it. Every state change is guarded by the
+An approval, the reviewer's as the fast track's, is made by `approval.approve` (its guard, four eyes,
+the filing, the sample draw); a return or a rejection here. Only the reviewer holding an application's
+claim decides it (`claims.require_decider`). Every state change is guarded by the
 application's version, so of two racing decisions exactly one is recorded and the other gets a 409.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,35 +18,15 @@ from mtb.applications.models import Application
 from mtb.applications.service import record, set_status, update_guarded
 from mtb.applications.states import LABELS, Status
 from mtb.catalog.allowed import allowed_extra, spelled
-from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity.models import StaffUser
-from mtb.materials.models import Material
-from mtb.qualifications.service import grant
+from mtb.review.approval import Approver, approve
+from mtb.review.claims import claim_state, require_decider
 from mtb.review.models import QualitySample, ReviewDecision
 from mtb.review.reasons import ReasonList
-from mtb.review.schemas import DecisionIn, MaterialVerdictIn
+from mtb.review.schemas import DecisionIn
+from mtb.review.verdicts import apply_verdicts
 from mtb.timeutil import utcnow
-
-_random = secrets.SystemRandom()
-
-
-@dataclass(frozen=True)
-class ClaimState:
-    holder_id: uuid.UUID | None
-    active: bool
-
-
-class Claimable(Protocol):
-    claimed_by_id: uuid.UUID | None
-    claimed_at: datetime | None
-
-
-def claim_state(app: Claimable, *, idle_minutes: int, now: datetime | None = None) -> ClaimState:
-    if app.claimed_by_id is None or app.claimed_at is None:
-        return ClaimState(None, False)
-    active = app.claimed_at + timedelta(minutes=idle_minutes) > (now or utcnow())
-    return ClaimState(app.claimed_by_id, active)
 
 
 async def _holder_name(session: AsyncSession, staff_id: uuid.UUID) -> str:
@@ -63,7 +41,7 @@ async def claim(session: AsyncSession, app: Application, *, staff: StaffUser, id
         raise Conflict("not_claimable", f"申请当前状态为“{LABELS[status]}”，无需审核")
     if app.pending_approval_by_id == staff.id:
         raise Conflict("four_eyes_required", "该申请已由您初审通过，需由另一位审核人员复核")
-    state = claim_state(app, idle_minutes=idle_minutes)
+    state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
     if state.active and state.holder_id != staff.id:
         assert state.holder_id is not None
         holder = await _holder_name(session, state.holder_id)
@@ -88,7 +66,7 @@ async def claim(session: AsyncSession, app: Application, *, staff: StaffUser, id
 
 
 async def release(session: AsyncSession, app: Application, *, staff: StaffUser, idle_minutes: int) -> None:
-    state = claim_state(app, idle_minutes=idle_minutes)
+    state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
     if state.holder_id != staff.id:
         raise Conflict("not_claim_holder", "您没有领取此申请")
     await update_guarded(session, app, claimed_by_id=None, claimed_at=None)
@@ -100,7 +78,7 @@ async def release_if_held(session: AsyncSession, *, staff: StaffUser, app_id: uu
     app = await session.get(Application, app_id)
     if app is None or app.region_code != staff.region_code or app.status != Status.in_review:
         return False
-    if claim_state(app, idle_minutes=idle_minutes).holder_id != staff.id:
+    if claim_state(app, idle_minutes=idle_minutes, now=utcnow()).holder_id != staff.id:
         return False
     await release(session, app, staff=staff, idle_minutes=idle_minutes)
     return True
@@ -124,110 +102,29 @@ def _check_reasons(payload: DecisionIn, reasons: ReasonList) -> list[dict[str, s
     return checked
 
 
-async def _apply_verdicts(session: AsyncSession, app: Application, payload: DecisionIn) -> list[dict[str, str]]:
-    """Record the verdicts given (and, with `all_acceptable`, 合格 for every material given none)."""
-    materials = {m.id: m for m in (await session.execute(
-        select(Material).where(Material.application_id == app.id))).scalars()}
-    given = {v.material_id: v for v in payload.materials}
-    for material_id in given:
-        if material_id not in materials:
-            raise Unprocessable("material_not_in_application", "所标注的材料不属于此申请")
-    if payload.all_acceptable:
-        given = {m: given.get(m) or MaterialVerdictIn(material_id=m, verdict="acceptable") for m in materials}
-    verdicts = []
-    for v in given.values():
-        await session.execute(update(Material).where(Material.id == v.material_id)
-                              .values(verdict=v.verdict, verdict_comment=v.comment))
-        materials[v.material_id].verdict = v.verdict
-        verdicts.append({"material_id": str(v.material_id), "verdict": v.verdict, "comment": v.comment or ""})
-    return verdicts
-
-
-@dataclass(frozen=True)
-class UncheckedMaterials:
-    """The required materials an approval would pass without each being marked 合格."""
-
-    unmarked: list[Material]
-    not_acceptable: list[Material]
-
-
-async def unchecked_materials(session: AsyncSession, app: Application) -> UncheckedMaterials:
-    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
-    disease = doc.disease(app.disease_code)
-    required = {r.kind for r in doc.materials_for(disease, app.kind) if r.required} if disease else set()
-    materials = [m for m in (await session.execute(
-        select(Material).where(Material.application_id == app.id)
-        .order_by(Material.created_at, Material.id))).scalars() if m.kind in required]
-    return UncheckedMaterials(unmarked=[m for m in materials if m.verdict is None],
-                              not_acceptable=[m for m in materials if m.verdict not in (None, "acceptable")])
-
-
-def _names(kind_names: dict[str, str], materials: list[Material]) -> str:
-    return "、".join(f"{kind_names.get(m.kind, m.kind)}（{m.file_name}）" for m in materials)
-
-
-async def _guard_approval(session: AsyncSession, app: Application, payload: DecisionIn,
-                          actor: Actor) -> None:
-    """An approval needs every required material marked 合格; a required material marked 不清晰 or 无效 is
-    never approved; one left 未标注 only with `confirm_unmarked`, which is audited with the materials."""
-    check = await unchecked_materials(session, app)
-    if not (check.unmarked or check.not_acceptable):
-        return
-    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
-    names = {k.kind: k.name for k in doc.material_kinds}
-    if check.not_acceptable:
-        raise Conflict("materials_not_acceptable",
-                       f"以下材料标注为不清晰或无效，不能审核通过：{_names(names, check.not_acceptable)}。"
-                       "请改为退回补正，或重新标注",
-                       extra={"materials": [str(m.id) for m in check.not_acceptable]})
-    if not payload.confirm_unmarked:
-        raise Conflict("materials_unmarked",
-                       f"以下必需材料尚未标注为合格：{_names(names, check.unmarked)}。"
-                       "请逐项标注（或“全部合格”），或确认未标注也通过",
-                       extra={"materials": [str(m.id) for m in check.unmarked]})
-    await record(session, app, "approved_unmarked", actor=actor,
-                 detail={"materials": [{"material_id": str(m.id), "kind": m.kind} for m in check.unmarked]})
-
-
 async def decide(session: AsyncSession, app: Application, *, staff: StaffUser, payload: DecisionIn,
                  reasons: ReasonList, idle_minutes: int, sample_rate: float) -> ReviewDecision:
-    status = Status(app.status)
-    if status != Status.in_review:
-        raise Conflict("not_in_review", f"申请当前状态为“{LABELS[status]}”，请先领取后再审核")
-    state = claim_state(app, idle_minutes=idle_minutes)
-    if not (state.active and state.holder_id == staff.id):
-        raise Conflict("not_claim_holder", "只有领取此申请的审核人员可以作出决定，请先领取")
+    """Approve (through `approval.approve`, the one approval path), return or reject."""
+    require_decider(app, staff_id=staff.id, idle_minutes=idle_minutes, now=utcnow())
     checked = _check_reasons(payload, reasons)
-    verdicts = await _apply_verdicts(session, app, payload)
-    actor = Actor.of_staff(staff)
-    if payload.outcome == "approve":
-        await _guard_approval(session, app, payload, actor)
-    doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
-    disease = doc.disease(app.disease_code)
-    two_stage = bool(disease and disease.two_stage_review)
-    now = utcnow()
     summary = "；".join(r["name"] + (f"（{r['detail']}）" if r["detail"] else "") for r in checked) or None
-    first_stage = payload.outcome == "approve" and two_stage and app.pending_approval_by_id is None
-    if first_stage:
-        await update_guarded(session, app, pending_approval_by_id=staff.id, claimed_by_id=None, claimed_at=None)
-        await record(session, app, "first_approval", actor=actor, reason=payload.note)
-    else:
-        if app.pending_approval_by_id == staff.id:
-            raise Conflict("four_eyes_required", "该申请已由您初审通过，需由另一位审核人员复核")
-        target = {"approve": Status.approved, "return": Status.returned, "reject": Status.rejected}[payload.outcome]
-        await set_status(session, app, target, actor=actor, reason=summary, claimed_by_id=None, claimed_at=None,
-                         pending_approval_by_id=None)
-    decision = ReviewDecision(application_id=app.id, round=app.round, outcome=payload.outcome,
-                              final=not first_stage, reasons=checked, material_verdicts=verdicts,
-                              note=payload.note, reviewer_id=staff.id, decided_at=now)
+    if payload.outcome == "approve":
+        return await approve(session, app, by=Approver.reviewer(staff, idle_minutes=idle_minutes),
+                             verdicts=payload.materials, all_acceptable=payload.all_acceptable,
+                             confirm_unmarked=payload.confirm_unmarked, reasons=checked, note=payload.note,
+                             reason=summary, sample_rate=sample_rate)
+    verdicts = await apply_verdicts(session, app, payload.materials, all_acceptable=payload.all_acceptable)
+    actor = Actor.of_staff(staff)
+    if app.pending_approval_by_id == staff.id:
+        raise Conflict("four_eyes_required", "该申请已由您初审通过，需由另一位审核人员复核")
+    target = Status.returned if payload.outcome == "return" else Status.rejected
+    await set_status(session, app, target, actor=actor, reason=summary, claimed_by_id=None, claimed_at=None,
+                     pending_approval_by_id=None)
+    decision = ReviewDecision(application_id=app.id, round=app.round, outcome=payload.outcome, final=True,
+                              reasons=checked, material_verdicts=verdicts, note=payload.note,
+                              reviewer_id=staff.id, decided_at=utcnow())
     session.add(decision)
     await session.flush()
-    if payload.outcome == "approve" and not first_stage:
-        await grant(session, app, at=now, actor=actor)
-        if sample_rate > 0 and _random.random() < sample_rate:
-            session.add(QualitySample(application_id=app.id, region_code=app.region_code,
-                                      decision_id=decision.id, drawn_at=now))
-            await session.flush()
     return decision
 
 

@@ -33,9 +33,10 @@ from mtb.materials.pdfpages import render_page
 from mtb.materials.service import get_material
 from mtb.materials.viewing import viewed_copy
 from mtb.review.api import history as history_entries
+from mtb.review.claims import claim_state
 from mtb.review.queue import SORTS, QueueFilter, QueueSearch, review_queue
 from mtb.review.schemas import DecisionIn, MaterialVerdictIn, QueuePage, ReasonIn
-from mtb.review.service import claim, claim_state, decide, release_if_held
+from mtb.review.service import claim, decide, release_if_held
 from mtb.review.workbench import claim_next, reviewer_counts
 from mtb.web import casework
 from mtb.web.core import (
