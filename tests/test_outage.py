@@ -16,7 +16,6 @@ import errno
 import os
 import socket
 import sqlite3
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from mtb.settings import Settings
 from mtb.timeutil import utcnow
 from mtb.web.core import SESSION_COOKIE
 from tests.applications.helpers import BEIJING_SELF, create, upload
+from tests.disk import fill, tmpfs
 from tests.factories import Seed
 from tests.files import document_photo
 from tests.review.helpers import submitted
@@ -259,28 +259,10 @@ async def test_connections_the_server_ended_are_replaced(
 @contextlib.contextmanager
 def small_filesystem(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of `size` mounted at `path` (root only: skips otherwise)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root (CI runs as root)")
-    path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tmpfs(path, size) as not_mounted:
+        if not_mounted is not None:
+            pytest.skip(not_mounted)
         yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(path: Path) -> Path:
-    """Take every free byte of the filesystem at `path`; remove the file returned to give them back."""
-    filler = path / "filler"
-    with filler.open("wb", buffering=0) as f:
-        for block in (65536, 1):
-            with contextlib.suppress(OSError):
-                while f.write(b"\0" * block):
-                    pass
-    return filler
 
 
 async def _doctor(app: FastAPI) -> DoctorReport:

@@ -34,6 +34,15 @@ async def upload_all(client: httpx.AsyncClient, headers: dict[str, str], app_id:
         assert response.status_code == 201, response.text
 
 
+async def draft_with_materials(client: httpx.AsyncClient, headers: dict[str, str], kinds: list[str],
+                               **payload: Any) -> str:
+    """A new application (`payload` as `create` takes it) with a file uploaded for each of `kinds`;
+    its id."""
+    app_id: str = (await create(client, headers, **payload)).json()["id"]
+    await upload_all(client, headers, app_id, kinds)
+    return app_id
+
+
 # Hubei's declaration ("所有材料需真实、有效、完整"), confirmed as a client confirms it; ignored where a region has none.
 HUBEI_DECLARATION = {"declaration_version": "1"}
 

@@ -22,6 +22,7 @@ from tests.applications.helpers import (
     HUBEI,
     HUBEI_MATERIALS,
     create,
+    draft_with_materials,
     submit,
     upload,
     upload_all,
@@ -95,8 +96,7 @@ async def test_due_date_is_the_third_working_day_after_submission(client: httpx.
     statutory holidays and the weekend days that are made working days count as they really fall)"."""
     await seed.catalogs()
     zh = await seed.login(await seed.person("zhang"))
-    app_id = (await create(client, zh, **BEIJING_SELF)).json()["id"]
-    await upload_all(client, zh, app_id, BEIJING_MATERIALS)
+    app_id = await draft_with_materials(client, zh, BEIJING_MATERIALS, **BEIJING_SELF)
     submitted = (await submit(client, zh, app_id)).json()
     assert submitted["status"] == "submitted" and submitted["round"] == 1
     assert submitted["due_date"] == "2025-10-11"  # 9 Oct, 10 Oct, then the make-up Saturday
@@ -107,8 +107,7 @@ async def test_idempotent_submission(client: httpx.AsyncClient, seed: Seed) -> N
     success is a 409, not a duplicate."""
     await seed.catalogs()
     zh = await seed.login(await seed.person("zhang"))
-    app_id = (await create(client, zh, **BEIJING_SELF)).json()["id"]
-    await upload_all(client, zh, app_id, BEIJING_MATERIALS)
+    app_id = await draft_with_materials(client, zh, BEIJING_MATERIALS, **BEIJING_SELF)
     first, again = [await submit(client, zh, app_id, key="submit-1") for _ in range(2)]
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
@@ -122,8 +121,7 @@ async def test_idempotent_submission(client: httpx.AsyncClient, seed: Seed) -> N
 async def test_racing_submissions_with_one_key_submit_once(client: httpx.AsyncClient, seed: Seed) -> None:
     await seed.catalogs()
     zh = await seed.login(await seed.person("zhang"))
-    app_id = (await create(client, zh, **BEIJING_SELF)).json()["id"]
-    await upload_all(client, zh, app_id, BEIJING_MATERIALS)
+    app_id = await draft_with_materials(client, zh, BEIJING_MATERIALS, **BEIJING_SELF)
     responses = await asyncio.gather(*(submit(client, zh, app_id, key="same") for _ in range(3)))
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     timeline = (await client.get(f"/api/v1/applications/{app_id}", headers=zh)).json()["timeline"]
@@ -135,8 +133,7 @@ async def test_eligibility_is_checked_again_at_submission(client: httpx.AsyncCli
     await seed.catalogs()
     zhang = await seed.person("zhang")
     zh = await seed.login(zhang)
-    app_id = (await create(client, zh, **BEIJING_SELF)).json()["id"]
-    await upload_all(client, zh, app_id, BEIJING_MATERIALS)
+    app_id = await draft_with_materials(client, zh, BEIJING_MATERIALS, **BEIJING_SELF)
     async with seed.sessionmaker() as s, s.begin():
         row = await s.get(type(zhang.row), zhang.row.id)
         assert row is not None
@@ -148,8 +145,7 @@ async def test_eligibility_is_checked_again_at_submission(client: httpx.AsyncCli
 async def test_withdrawal_while_submitted(client: httpx.AsyncClient, seed: Seed) -> None:
     await seed.catalogs()
     zh = await seed.login(await seed.person("zhang"))
-    app_id = (await create(client, zh, **BEIJING_SELF)).json()["id"]
-    await upload_all(client, zh, app_id, BEIJING_MATERIALS)
+    app_id = await draft_with_materials(client, zh, BEIJING_MATERIALS, **BEIJING_SELF)
     await submit(client, zh, app_id)
     withdrawn = await client.post(f"/api/v1/applications/{app_id}/withdraw", headers=zh, json={"reason": "不再需要"})
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
@@ -165,8 +161,8 @@ async def test_status_changes_reach_both_agent_and_beneficiary(client: httpx.Asy
     await seed.catalogs()
     zhao, qian, li = await seed.person("zhao"), await seed.person("qian"), await seed.person("li")
     qh, zh, lh = await seed.login(qian), await seed.login(zhao), await seed.login(li)
-    app_id = (await create(client, qh, **HUBEI, beneficiary=zhao.credentials() | {"relation": "child"})).json()["id"]
-    await upload_all(client, qh, app_id, HUBEI_MATERIALS)
+    app_id = await draft_with_materials(client, qh, HUBEI_MATERIALS, **HUBEI,
+                                        beneficiary=zhao.credentials() | {"relation": "child"})
     assert (await submit(client, qh, app_id)).status_code == 200
     for headers in (qh, zh):
         messages = (await client.get("/api/v1/notifications", headers=headers)).json()

@@ -9,10 +9,12 @@ import httpx
 
 from mtb.identity.models import StaffRole
 from tests.applications.helpers import (
+    BEIJING_MATERIALS,
     BEIJING_SELF,
     HUBEI,
     HUBEI_MATERIALS,
     create,
+    draft_with_materials,
     submit,
     upload,
     upload_all,
@@ -32,8 +34,7 @@ async def test_hubei_submission_needs_the_declaration_confirmed(client: httpx.As
     await seed.catalogs()
     zhao = await seed.person("zhao")
     headers = await seed.login(zhao)
-    app_id = (await create(client, headers, **HUBEI)).json()["id"]
-    await upload_all(client, headers, app_id, HUBEI_MATERIALS)
+    app_id = await draft_with_materials(client, headers, HUBEI_MATERIALS, **HUBEI)
     region = (await client.get(f"/api/v1/regions/{SHENNONGJIA}")).json()
     assert region["declaration"]["text"] == DECLARATION and region["declaration"]["version"] == "1"
     for body in (None, {"declaration_version": "0"}, {}):
@@ -48,8 +49,7 @@ async def test_hubei_submission_needs_the_declaration_confirmed(client: httpx.As
     assert confirmed[0]["actor_kind"] == "person"
 
     beijing = await seed.login(await seed.person("zhang"))
-    bj_id = (await create(client, beijing, **BEIJING_SELF)).json()["id"]
-    await upload_all(client, beijing, bj_id, ["diagnosis_certificate", "filing_form"])
+    bj_id = await draft_with_materials(client, beijing, BEIJING_MATERIALS, **BEIJING_SELF)
     assert (await submit(client, beijing, bj_id, confirm=False)).status_code == 200
 
 
@@ -57,8 +57,7 @@ async def test_declaration_on_the_page(client: httpx.AsyncClient, seed: Seed) ->
     await seed.catalogs()
     zhao = await seed.person("zhao")
     headers = await seed.login(zhao)
-    app_id = (await create(client, headers, **HUBEI)).json()["id"]
-    await upload_all(client, headers, app_id, HUBEI_MATERIALS)
+    app_id = await draft_with_materials(client, headers, HUBEI_MATERIALS, **HUBEI)
     await as_person(seed, zhao)
     page = (await client.get(f"/applications/{app_id}")).text
     assert DECLARATION in page and 'id="declaration"' in page

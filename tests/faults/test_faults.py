@@ -52,6 +52,7 @@ from sqlalchemy.engine import Engine
 
 from mtb.identity import idnumber
 from tests.applications.helpers import BEIJING_SELF
+from tests.disk import fill, tmpfs
 from tests.topology.test_topology import MTB, ROOT, RUN, Topology, materials, staff_login, topology_env
 
 pytestmark = pytest.mark.skipif(
@@ -265,29 +266,10 @@ def pid_of(part: str) -> int:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[bool]:
+def spool_tmpfs(path: Path, size: str) -> Iterator[bool]:
     """A small filesystem mounted over `path` (root only); yields whether it is mounted."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        yield False
-        return
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, check=False)
-    try:
-        yield done.returncode == 0
-    finally:
-        if done.returncode == 0:
-            subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(path: Path) -> Path:
-    filler = path / "filler"
-    with filler.open("wb", buffering=0) as f:
-        for block in (65536, 1):
-            with contextlib.suppress(OSError):
-                while f.write(b"\0" * block):
-                    pass
-    return filler
+    with tmpfs(path, size) as not_mounted:
+        yield not_mounted is None
 
 
 async def slow_clients(nginx: str, mtb: str, seconds: float, counts: Counter[str]) -> None:
@@ -442,7 +424,7 @@ async def test_faults_under_load(topology: Topology, db: Engine, tmp_path: Path)
     people = import_people(topology, tmp_path, 900)
     key = topology.cli("hospital-key", "create", "BJ-EX-0001").strip().split()[-1]
     spool = RUN / "files" / "tmp"
-    with tmpfs(spool, "64m") as spool_mounted:
+    with spool_tmpfs(spool, "64m") as spool_mounted:
         load = Load(topology.url, people, key)
         readiness = Readiness(topology.mtb_urls)
         faults: list[Fault] = []

@@ -13,10 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from mtb.errors import Unprocessable
 from mtb.identity.models import StaffRole
 from mtb.materials import pdfpages
-from mtb.materials.inspect import inspect_file
 from mtb.materials.pdfpages import MAX_RENDER_PIXELS, RenderBusy, render_page
 from mtb.prereview import service
 from mtb.prereview.ocr import OcrLine
@@ -24,17 +22,8 @@ from mtb.settings import Settings
 from tests.applications.helpers import BEIJING_SELF, create
 from tests.factories import Seed
 from tests.files import GIANT_PAGES, SCANNED_PAGES, pdf_with_page_boxes
+from tests.materials.helpers import inspected
 from tests.web.helpers import as_staff
-
-
-def inspected(tmp_path: Path, settings: Settings, content: bytes) -> str | None:
-    path = tmp_path / "upload.pdf"
-    path.write_bytes(content)
-    try:
-        inspect_file(path, settings)
-    except Unprocessable as exc:
-        return exc.code
-    return None
 
 
 @pytest.mark.parametrize("name", list(GIANT_PAGES))

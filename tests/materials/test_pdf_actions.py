@@ -11,40 +11,29 @@ from pathlib import Path
 
 import pytest
 
-from mtb.errors import Unprocessable
-from mtb.materials.inspect import inspect_file
 from mtb.settings import Settings
 from tests.files import ACTION_PLACES, ACTIONS, GOTO, HARMLESS_PDFS, HOSTILE_PDFS, pdf_with_action
+from tests.materials.helpers import inspected
 
 SPELLINGS = ("plain", "escaped", "object-stream", "update")
-
-
-def judge(tmp_path: Path, settings: Settings, content: bytes) -> str | None:
-    """The error code inspecting `content` gives, or None when it is accepted."""
-    path = tmp_path / "upload.pdf"
-    path.write_bytes(content)
-    try:
-        inspect_file(path, settings)
-    except Unprocessable as exc:
-        return exc.code
-    return None
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
 @pytest.mark.parametrize("place", list(ACTION_PLACES))
 def test_every_action_but_goto_is_refused_wherever_it_sits(place: str, spelling: str, tmp_path: Path,
                                                            settings: Settings) -> None:
-    assert judge(tmp_path, settings, pdf_with_action(place, GOTO, spelling=spelling)) is None
+    assert inspected(tmp_path, settings, pdf_with_action(place, GOTO, spelling=spelling)) is None
     accepted = [name for name, action in ACTIONS.items()
-                if judge(tmp_path, settings, pdf_with_action(place, action, spelling=spelling)) != "pdf_active_content"]
+                if inspected(tmp_path, settings, pdf_with_action(place, action, spelling=spelling))
+                != "pdf_active_content"]
     assert accepted == []
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_PDFS))
 def test_hostile_pdf_variant_is_refused(name: str, tmp_path: Path, settings: Settings) -> None:
-    assert judge(tmp_path, settings, HOSTILE_PDFS[name]()) == "pdf_active_content"
+    assert inspected(tmp_path, settings, HOSTILE_PDFS[name]()) == "pdf_active_content"
 
 
 @pytest.mark.parametrize("name", list(HARMLESS_PDFS))
 def test_harmless_structures_with_the_same_names_are_accepted(name: str, tmp_path: Path, settings: Settings) -> None:
-    assert judge(tmp_path, settings, HARMLESS_PDFS[name]()) is None
+    assert inspected(tmp_path, settings, HARMLESS_PDFS[name]()) is None

@@ -11,20 +11,11 @@ from pathlib import Path
 import pytest
 
 from mtb.errors import Unprocessable
-from mtb.materials.inspect import _check_as_viewer, inspect_file
+from mtb.materials.inspect import _check_as_viewer
 from mtb.materials.pdfpages import MAX_RENDER_PIXELS, MAX_RENDER_SIDE, page_boxes, render_page
 from mtb.settings import Settings
 from tests.files import REPEATED_KEYS, pdf_with_entries, pdf_with_page_boxes
-
-
-def inspected(tmp_path: Path, settings: Settings, content: bytes) -> str | None:
-    path = tmp_path / "upload.pdf"
-    path.write_bytes(content)
-    try:
-        inspect_file(path, settings)
-    except Unprocessable as exc:
-        return exc.code
-    return None
+from tests.materials.helpers import inspected
 
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "object-stream"])

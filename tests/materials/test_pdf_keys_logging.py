@@ -21,6 +21,7 @@ from mtb.materials.inspect import inspect_file
 from mtb.materials.pdfparse import SOURCE
 from mtb.settings import Settings
 from tests.files import REPEATED_KEYS, pdf_with_entries
+from tests.materials.helpers import inspection_code
 
 
 @pytest.fixture(autouse=True)
@@ -60,14 +61,6 @@ CONFIGURATIONS: dict[str, Callable[[], None]] = {
 }
 
 
-def _code(path: Path, settings: Settings) -> str | None:
-    try:
-        inspect_file(path, settings)
-    except MTBError as exc:
-        return exc.code
-    return None
-
-
 @pytest.mark.parametrize("in_thread", [False, True], ids=["caller", "worker-thread"])
 @pytest.mark.parametrize("configure", list(CONFIGURATIONS.values()), ids=list(CONFIGURATIONS))
 def test_a_repeated_key_is_refused_under_any_logging_configuration(
@@ -79,7 +72,7 @@ def test_a_repeated_key_is_refused_under_any_logging_configuration(
         for name in ("catalog-openaction", "nested-in-action", "page-mediabox"):
             path = tmp_path / f"{name}.pdf"
             path.write_bytes(pdf_with_entries(**REPEATED_KEYS[name], compressed=True))
-            codes[name] = _code(path, settings)
+            codes[name] = inspection_code(path, settings)
 
     if in_thread:
         worker = threading.Thread(target=inspect_all)
@@ -90,7 +83,7 @@ def test_a_repeated_key_is_refused_under_any_logging_configuration(
     assert codes == dict.fromkeys(codes, "pdf_ambiguous")
     clean = tmp_path / "clean.pdf"
     clean.write_bytes(pdf_with_entries(compressed=True))
-    assert _code(clean, settings) is None
+    assert inspection_code(clean, settings) is None
 
 
 def test_a_repetition_in_one_thread_is_not_charged_to_another(tmp_path: Path, settings: Settings) -> None:
@@ -105,7 +98,7 @@ def test_a_repetition_in_one_thread_is_not_charged_to_another(tmp_path: Path, se
 
     def run(path: Path) -> None:
         for _ in range(20):
-            code = _code(path, settings)
+            code = inspection_code(path, settings)
             with lock:
                 results.append((path.name, code))
 

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mtb.errors import Unprocessable
 from mtb.materials import inspect as inspection
-from mtb.materials.inspect import inspect_file
 from mtb.materials.pdfpages import read_as_viewer
 from mtb.settings import Settings
 from tests.files import ACTIONS, GOTO, HARMLESS_PDFS, HOSTILE_PDFS, pdf_with_action
+from tests.materials.helpers import inspected
 
 # The places pdfium's public API shows: links and the outline (the open action, the /AA entries and form
 # fields' actions need its form environment; pypdf's walk covers them).
@@ -32,29 +31,19 @@ def walk_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inspection, "_raw_active_content", lambda path: None)
 
 
-def judged(tmp_path: Path, settings: Settings, content: bytes) -> str | None:
-    path = tmp_path / "upload.pdf"
-    path.write_bytes(content)
-    try:
-        inspect_file(path, settings)
-    except Unprocessable as exc:
-        return exc.code
-    return None
-
-
 @pytest.mark.parametrize("place", VIEWER_PLACES)
 def test_every_action_the_viewer_would_run_is_refused_without_the_walk(
         place: str, tmp_path: Path, settings: Settings, walk_switched_off: None) -> None:
-    assert judged(tmp_path, settings, pdf_with_action(place, GOTO)) is None
+    assert inspected(tmp_path, settings, pdf_with_action(place, GOTO)) is None
     accepted = [name for name, action in ACTIONS.items()
-                if judged(tmp_path, settings, pdf_with_action(place, action)) != "pdf_active_content"]
+                if inspected(tmp_path, settings, pdf_with_action(place, action)) != "pdf_active_content"]
     assert accepted == []
 
 
 @pytest.mark.parametrize("name", VIEWER_SEES)
 def test_hostile_documents_the_viewer_reads_are_refused_without_the_walk(
         name: str, tmp_path: Path, settings: Settings, walk_switched_off: None) -> None:
-    assert judged(tmp_path, settings, HOSTILE_PDFS[name]()) == "pdf_active_content"
+    assert inspected(tmp_path, settings, HOSTILE_PDFS[name]()) == "pdf_active_content"
 
 
 @pytest.mark.parametrize("name", list(HARMLESS_PDFS))

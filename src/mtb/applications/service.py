@@ -29,9 +29,9 @@ from mtb.identity.service import find_person
 from mtb.identity.throttle import IdentityGuard, attempts_left
 from mtb.materials.models import Material
 from mtb.notifications.service import Message, notify
-from mtb.prereview.wake import kick_after_commit
 from mtb.qualifications.service import check_followup
 from mtb.timeutil import local_today, utcnow
+from mtb.wake import prereview as prereview_wake
 from mtb.webhooks.events import application_changed
 
 
@@ -271,7 +271,7 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
         "case_number": await next_case_number(session, region_code=app.region_code, day=today)}
     await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due.day,
                      due_date_provisional=due.provisional, submitted_at=utcnow(), **numbered)
-    kick_after_commit(session)  # the pre-review worker offers it to the fast track
+    prereview_wake.kick_after_commit(session)  # the pre-review worker offers it to the fast track
 
 
 async def withdraw(session: AsyncSession, app: Application, *, actor: Actor, reason: str | None) -> None:

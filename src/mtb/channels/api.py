@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.channels.assertion import ASSERTION_ERRORS, person_of, verify_assertion
 from mtb.channels.schemas import ChannelIn, ChannelLogin, ChannelOut, KeysIn
@@ -65,17 +66,21 @@ async def rotate_keys(channel_id: uuid.UUID, body: KeysIn, staff: Admin, session
     return ChannelOut.of(channel)
 
 
+async def _set_active(channel_id: uuid.UUID, active: bool, staff: StaffUser,
+                      session: AsyncSession) -> ChannelOut:
+    """Enable or disable a channel of the administrator's region (mtb/channels/service.py `set_active`)."""
+    channel = await get_channel(session, channel_id, staff.region_code)
+    await set_active(session, channel, active)
+    log.info("channel enabled" if active else "channel disabled",
+             extra={"channel": channel.code, "staff_id": str(staff.id)})
+    return ChannelOut.of(channel)
+
+
 @admin_router.post("/{channel_id}/disable", response_model=ChannelOut)
 async def disable(channel_id: uuid.UUID, staff: Admin, session: DBSession) -> ChannelOut:
-    channel = await get_channel(session, channel_id, staff.region_code)
-    await set_active(session, channel, False)
-    log.info("channel disabled", extra={"channel": channel.code, "staff_id": str(staff.id)})
-    return ChannelOut.of(channel)
+    return await _set_active(channel_id, False, staff, session)
 
 
 @admin_router.post("/{channel_id}/enable", response_model=ChannelOut)
 async def enable(channel_id: uuid.UUID, staff: Admin, session: DBSession) -> ChannelOut:
-    channel = await get_channel(session, channel_id, staff.region_code)
-    await set_active(session, channel, True)
-    log.info("channel enabled", extra={"channel": channel.code, "staff_id": str(staff.id)})
-    return ChannelOut.of(channel)
+    return await _set_active(channel_id, True, staff, session)

@@ -49,9 +49,9 @@ from mtb.prereview.schemas import (
     PrereviewOut,
 )
 from mtb.prereview.seal import seal_state
-from mtb.prereview.wake import kick_after_commit, listen
 from mtb.settings import Settings
 from mtb.timeutil import local_today, utcnow
+from mtb.wake import prereview as prereview_wake
 
 log = logging.getLogger("mtb.prereview")
 STALE_MINUTES = 15
@@ -76,7 +76,7 @@ async def enqueue(session: AsyncSession, material: Material, app: Application) -
                                   sha256=material.sha256, status=PrereviewStatus.pending.value, attempts=0,
                                   created_at=utcnow()))
     await session.flush()
-    kick_after_commit(session)
+    prereview_wake.kick_after_commit(session)
 
 
 async def _claim(sessionmaker: async_sessionmaker[AsyncSession], *, with_unavailable: bool,
@@ -253,7 +253,7 @@ async def run_pending(sessionmaker: async_sessionmaker[AsyncSession], settings: 
 
 async def worker(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """The in-process worker: wait to be kicked (or for the next period), pre-review, sweep the fast track."""
-    wake = listen()
+    wake = prereview_wake.listen()
     while True:
         try:
             await asyncio.wait_for(wake.wait(), timeout=settings.jobs_interval_seconds)

@@ -29,7 +29,7 @@ from standardwebhooks.webhooks import Webhook
 from mtb.errors import Unprocessable
 from mtb.settings import Settings
 from mtb.timeutil import utcnow
-from mtb.webhooks import wake
+from mtb.wake import webhooks as webhooks_wake
 from mtb.webhooks.destination import FORBIDDEN, pinned_request, vet
 from mtb.webhooks.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 
@@ -179,7 +179,7 @@ async def worker(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
     """The in-process worker of `mtb serve` and `mtb webhooks deliver --watch`: deliver what is due, then
     wait to be kicked by a commit in this process or for the poll interval (other processes' messages,
     retries)."""
-    event = wake.listen()
+    event = webhooks_wake.listen()
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
         while True:
             event.clear()

@@ -20,8 +20,8 @@ from mtb.applications.models import Application
 from mtb.channels.models import Channel
 from mtb.qualifications.models import Qualification
 from mtb.timeutil import utcnow
+from mtb.wake import webhooks as webhooks_wake
 from mtb.webhooks.models import MessageStatus, WebhookEndpoint, WebhookMessage
-from mtb.webhooks.wake import kick_after_commit
 
 
 class EventType(StrEnum):
@@ -74,7 +74,7 @@ async def _write(session: AsyncSession, app: Application, event: EventType, data
         session.add(WebhookMessage(id=f"msg_{uuid.uuid4().hex}", endpoint_id=endpoint.id, event_type=event.value,
                                    body=body, status=MessageStatus.pending.value, attempts=0, next_attempt_at=now,
                                    created_at=now))
-    kick_after_commit(session)
+    webhooks_wake.kick_after_commit(session)
 
 
 async def application_changed(session: AsyncSession, app: Application) -> None:

@@ -14,10 +14,10 @@ from mtb.channels.models import Channel
 from mtb.errors import NotFound, Unprocessable
 from mtb.settings import get_settings
 from mtb.timeutil import utcnow
+from mtb.wake import webhooks as webhooks_wake
 from mtb.webhooks.destination import parse_url, vet
 from mtb.webhooks.events import EventType
 from mtb.webhooks.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
-from mtb.webhooks.wake import kick_after_commit
 
 MAX_ENDPOINTS_PER_CHANNEL = 5
 
@@ -133,4 +133,4 @@ async def redeliver(session: AsyncSession, message: WebhookMessage, *, staff_id:
     message.redelivered_by_id = staff_id
     message.redelivered_at = now
     await session.flush()
-    kick_after_commit(session)
+    webhooks_wake.kick_after_commit(session)
