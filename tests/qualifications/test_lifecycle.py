@@ -183,11 +183,15 @@ async def test_change_of_hospital_then_revocation(client: httpx.AsyncClient, see
     yesterday = (await eligible(client, old_key, id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO",
                                 on="2027-06-09")).json()
     assert yesterday["eligible"] is True
-    with caplog.at_level(logging.INFO, logger="mtb.eligibility"):
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="mtb.app"):
         at_new = (await eligible(client, new_key, id_number=zhang.id_number, disease_code="BJ-TUMOR-CHEMO")).json()
     assert at_new["eligible"] is True
-    logged = [r for r in caplog.records if r.getMessage() == "eligibility query"]
-    assert logged and logged[0].id_number == "**************9010"  # type: ignore[attr-defined]
+    # One access line per query, naming who asked about whom (masked) and the answer.
+    logged = [r for r in caplog.records if r.getMessage() == "request" and r.path == "/api/v1/eligibility"]  # type: ignore[attr-defined]
+    assert len(logged) == 1
+    assert (logged[0].id_number, logged[0].hospital, logged[0].eligible) == (  # type: ignore[attr-defined]
+        "**************9010", at_new["qualification"]["hospital_code"], True)
     assert all(zhang.id_number not in r.getMessage() for r in caplog.records if r.name.startswith("mtb"))
 
     clock.set("2027-07-01")

@@ -10,7 +10,7 @@ only, within its region; at most MTB_ELIGIBILITY_PER_MINUTE questions a minute (
 
 `POST /api/v1/eligibility` takes the question as a JSON body, so the ID number stays out of access logs
 and proxies' logs; `GET` with a query string is deprecated (answered the same, with a `Deprecation`
-header). Each query is logged with the ID number masked.
+header). Each query's access line names the hospital, the masked ID number, the disease and the answer.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from mtb.deprecation import deprecated
 from mtb.direct.applications import catalog_document
 from mtb.direct.eligibility import Filing, eligibility_facts
 from mtb.direct.params import header, hot_route_openapi, query_model
+from mtb.edge import LOG_FIELDS
 from mtb.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from mtb.identity import idnumber
 from mtb.qualifications.keys import hash_key
@@ -145,7 +146,7 @@ async def _answer(request: Request, x_api_key: str, query: EligibilityQuery) -> 
     here = [q for q in facts.filings if q.hospital_code == facts.hospital_code]  # nothing of other hospitals
     covering = next((q for q in here if covers(q, day)), None)
     reason = None if covering is not None else _not_covered_reason(here, day)
-    log.info("eligibility query", extra={
+    setattr(request.state, LOG_FIELDS, {  # in the request's access line (mtb/edge.py)
         "hospital": facts.hospital_code, "id_number": idnumber.mask(number), "disease": disease_code,
         "on": day.isoformat(), "eligible": reason is None, "reason": reason})
     qualification = None
