@@ -205,11 +205,20 @@ def assert_targets(page: Any, *, care: bool) -> None:
           if (r.height < least - 0.5) small.push(el.textContent.trim().slice(0, 20) + ':' + r.height);
         }
       }
-      return {body, small};
+      // 关怀版: every text on the page's main part at 18 px or more (secondary text, badges and buttons too).
+      const tiny = [];
+      const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+      while (walker.nextNode()) {
+        const el = walker.currentNode.parentElement, text = walker.currentNode.textContent.trim();
+        if (!text || !el.getClientRects().length || el.closest('.nojs-only, [hidden], option')) continue;
+        const px = parseFloat(getComputedStyle(el).fontSize);
+        if (px < 17.5) tiny.push(text.slice(0, 12) + ':' + px);
+      }
+      return {body, small, tiny};
     }""", least)
     assert sizes["small"] == [], sizes
     if care:
-        assert sizes["body"] >= 18
+        assert sizes["body"] >= 18 and sizes["tiny"] == [], sizes
 
 
 def contrast_of(page: Any, selector: str) -> float:

@@ -230,3 +230,24 @@ async def test_cross_region_refusal_links_to_filing_and_filing_confirms(client: 
     assert filed.status_code == 303 and filed.headers["location"] == "/cross-region?done=429021"
     done = await client.get(filed.headers["location"])
     assert "异地就医备案已办理" in done.text and 'href="/apply?region=429021"' in done.text
+
+
+async def test_the_relation_is_asked_not_assumed(client: httpx.AsyncClient, seed: Seed) -> None:
+    """A son who does not touch the relation picker is not recorded as his father's spouse: the picker starts
+    on 请选择, and leaving it there is answered on the page, the rest of the form kept."""
+    await seed.catalogs()
+    qian, zhao = await seed.person("qian"), await seed.person("zhao")
+    use(client, session_of(qian, spent_seconds=0))
+    step = await client.get("/apply?region=429021&disease=HB-SMI")
+    assert '<option value="" selected disabled>请选择</option>' in step.text
+    agent = {"region_code": "429021", "disease_code": "HB-SMI", "hospital_code": "SNJ-EX-0002", "for_whom": "other",
+             "b_name": zhao.name, "b_id_number": zhao.id_number, "b_card_number": zhao.card_number}
+    unanswered = await post_form(client, "/apply", agent)
+    assert unanswered.status_code == 422 and "请选择参保人是您的什么人" in unanswered.text
+    assert 'value="SNJ-EX-0002" selected' in unanswered.text and f'value="{zhao.name}"' in unanswered.text
+    for_self = await post_form(client, "/apply", agent | {"for_whom": "self"})
+    assert for_self.status_code == 303  # only 为他人 asks it
+    answered = await post_form(client, "/apply", agent | {"disease_code": "HB-HEMOPHILIA", "relation": "parent"})
+    assert answered.status_code == 303
+    page = await client.get(answered.headers["location"])
+    assert "您（为您的父母代办）" in page.text

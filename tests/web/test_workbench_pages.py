@@ -101,3 +101,14 @@ async def test_approval_without_marks_asks_for_a_confirmation_naming_them(client
     assert location(confirmed) == f"/staff/applications/{app_id}"
     page = await client.get(f"/staff/applications/{app_id}")
     assert "审核通过" in page.text and "确认未标注的材料也通过" in page.text
+
+
+async def test_the_history_is_in_chinese_for_a_declared_submission(client: httpx.AsyncClient, seed: Seed) -> None:
+    """Hubei's declaration, confirmed at submission, reads as words in 办理记录, not as its code."""
+    await seed.catalogs()
+    app_id, _ = await submitted(client, seed, await seed.person("zhao"), hubei=True)
+    await as_staff(seed, await seed.staff("snj_rev", StaffRole.reviewer, region_code="429021"))
+    page = await client.get(f"/staff/applications/{app_id}")
+    assert page.status_code == 200, page.text[:300]
+    history = page.text[page.text.index("办理记录"):]
+    assert "确认提交声明" in history and "declaration_confirmed" not in history

@@ -211,6 +211,10 @@ async def apply_submit(request: Request, session: DBSession) -> Response:
                         errors={"hospital_code": "请选择定点医疗机构"})
     known = _known_channel(request, doc, form.get("channel"))
     form["channel"] = known.code if known is not None else ""
+    if form.get("for_whom") == "other" and form.get("relation", "self") not in set(RELATION_LABELS) - {"self"}:
+        # Asked, never assumed: a first option preselected recorded sons as their fathers' spouses.
+        return _details(request, doc, form["disease_code"], person, form=form, status_code=422,
+                        errors={"relation": "请选择参保人是您的什么人"})
     if form.get("for_whom") == "other" and form.get("b_id_number", "").strip():
         problem = idnumber.typing_problem(idnumber.normalize(form["b_id_number"]))
         if problem:
@@ -221,7 +225,7 @@ async def apply_submit(request: Request, session: DBSession) -> Response:
         if form.get("for_whom") == "other":
             beneficiary = BeneficiaryIn(name=form.get("b_name", ""), id_number=form.get("b_id_number", ""),
                                         card_number=form.get("b_card_number", ""),
-                                        relation=form.get("relation", "other"))  # type: ignore[arg-type]
+                                        relation=form["relation"])  # type: ignore[arg-type]
         payload = ApplicationCreate(region_code=doc.region.code, disease_code=form["disease_code"],
                                     hospital_code=form.get("hospital_code", ""), channel=form.get("channel", ""),
                                     laterality=form.get("laterality") or None, beneficiary=beneficiary)

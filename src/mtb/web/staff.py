@@ -58,7 +58,8 @@ WINDOW = "/staff/window"
 ACTIONS = {"status": "状态变更", "claim": "领取审核", "release": "释放", "claim_lapsed": "领取超时释放",
            "first_approval": "初审通过，待复核", "application_viewed": "查看申请", "material_viewed": "查看材料",
            "form_viewed": "查看申请表", "fhir_viewed": "经 FHIR 接口查看", "quality_check": "质量抽查",
-           "fast_track": "快速通道自动审核通过", "approved_unmarked": "确认未标注的材料也通过"}
+           "fast_track": "快速通道自动审核通过", "approved_unmarked": "确认未标注的材料也通过",
+           "declaration_confirmed": "确认提交声明"}
 
 
 def _tz(request: Request) -> ZoneInfo:
