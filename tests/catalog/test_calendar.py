@@ -213,3 +213,31 @@ async def test_provisional_due_date_is_marked_on_the_pages(client: httpx.AsyncCl
     queue = (await client.get("/staff")).text
     assert "2027-01-06" in queue and "预计</span>" in queue
     assert "预计</span>" in (await client.get(f"/staff/applications/{app_id}")).text
+
+
+async def test_a_malformed_schedule_file_is_refused_clearly_and_enters_nothing(
+        client: httpx.AsyncClient, seed: Seed, sync_engine: Engine, tmp_path: Path) -> None:
+    """YAML the loader cannot read, a key written twice (YAML keeps only the last one, silently), a year
+    outside 2004-2099 (`yes:` reads as year 1) and a file of millions of dates: each refused with a clear
+    message (no traceback) and exit code 1, nothing entered. The admin page refuses a year it cannot read."""
+    cases = [
+        ("years:\n  2027:\n    holidays: [2027-01-01\n", "not valid YAML"),
+        ('years: !!python/object/apply:os.system ["true"]\n', "not valid YAML"),
+        ("years:\n  2027:\n    holidays: [2027-01-01, 2027-02-05]\n  2027:\n    holidays: [2027-10-01]\n",
+         "2027"),
+        ("years:\n  2027:\n    holidays: [2027-01-01]\n    holidays: [2027-10-01]\n", "holidays"),
+        ("years:\n  yes:\n    holidays: [0001-01-01]\n", "2004"),
+        ("years:\n  2200:\n    holidays: [2200-01-01]\n", "2004"),
+        ("years:\n  1899:\n    holidays: [1899-01-02]\n", "2004"),
+        ("years:\n  2027:\n    holidays: [" + ",".join(["2027-01-01"] * 200_000) + "]\n", "重复填写"),
+    ]
+    for text, message in cases:
+        result = await invoke(["calendar", "load", str(table_file(tmp_path, text))])
+        assert result.exit_code == 1, (text[:80], result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (text[:80], result.exception)
+        assert message in result.output and "Traceback" not in result.output, (text[:80], result.output)
+    with sync_engine.connect() as conn:
+        assert conn.execute(select(CalendarYear.year)).all() == []
+    await as_staff(seed, await seed.staff("admin", StaffRole.admin))
+    refused = await post_form(client, "/staff/admin/calendar", TEST_2027 | {"year": "２⁰²⁷"})
+    assert refused.status_code == 422 and "请填写年份" in refused.text

@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field
 
 from mtb.catalog.calendar import synced
 from mtb.catalog.statutory import LAST_YEAR
-from mtb.catalog.workdays import SOURCE_LABELS
+from mtb.catalog.workdays import FIRST_SCHEDULE_YEAR, SOURCE_LABELS
 from mtb.db import DBSession
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["catalog"])
-FIRST_KNOWN_YEAR = 2004  # chinesecalendar's first year
 
 
 class CalendarDayOut(BaseModel):
@@ -37,7 +36,7 @@ class CalendarYearOut(BaseModel):
 
 
 @router.get("/{year}", response_model=CalendarYearOut)
-async def calendar_year(year: Annotated[int, Path(ge=FIRST_KNOWN_YEAR, le=LAST_YEAR)], request: Request,
+async def calendar_year(year: Annotated[int, Path(ge=FIRST_SCHEDULE_YEAR, le=LAST_YEAR)], request: Request,
                         session: DBSession) -> CalendarYearOut:
     calendar = await synced(session, request.app.state.calendar)
     source = calendar.source(year)

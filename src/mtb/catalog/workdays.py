@@ -14,6 +14,7 @@ Sources of a year, in order:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -25,6 +26,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from mtb.catalog.statutory import FIRST_YEAR, LAST_YEAR, statutory_holidays
+
+# The years a schedule may be entered for (chinesecalendar's first year to the fallback's last): the years
+# the calendar route answers.
+FIRST_SCHEDULE_YEAR = 2004
 
 log = logging.getLogger("mtb.workdays")
 
@@ -58,10 +63,12 @@ def schedule_problems(year: int, table: YearTable) -> list[str]:
     """Why a year's schedule cannot be taken (in Chinese: administrators read them): a date outside the
     year, a date both off and working, a working day that is not a weekend day (only weekend days are
     made working days), a date listed twice, no holidays at all."""
+    if not FIRST_SCHEDULE_YEAR <= year <= LAST_YEAR:
+        return [f"年份 {year} 无效：只能录入 {FIRST_SCHEDULE_YEAR}-{LAST_YEAR} 年的节假日安排"]
     problems: list[str] = []
     for label, days in (("放假日期", table.holidays), ("调休上班日期", table.workdays)):
         problems += [f"{label} {d.isoformat()} 不在 {year} 年内" for d in days if d.year != year]
-        problems += [f"{label} {d.isoformat()} 重复填写" for d in sorted({d for d in days if days.count(d) > 1})]
+        problems += [f"{label} {d.isoformat()} 重复填写" for d, n in sorted(Counter(days).items()) if n > 1]
     problems += [f"{d.isoformat()} 既是放假日期又是调休上班日期"
                  for d in sorted(set(table.holidays) & set(table.workdays))]
     problems += [f"调休上班日期 {d.isoformat()} 是工作日（周一至周五），只需填写调为上班的周六、周日"
@@ -200,9 +207,28 @@ class WorkdayCalendar:
         return prefix
 
 
+class _TableLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key written twice (plain YAML keeps the last one silently: a year or its
+    `holidays` given twice would enter only part of what the file says)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} written twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_table(path: Path) -> CalendarTable:
-    """A table file (the shipped one, or one given to `mtb calendar load`); a missing file is an error."""
-    raw = yaml.safe_load(path.read_text("utf-8"))
+    """A table file (the shipped one, or one given to `mtb calendar load`); a missing file is an error.
+    YAML that cannot be read (or writes a key twice) raises `ValueError` naming where."""
+    try:
+        raw = yaml.load(path.read_text("utf-8"), Loader=_TableLoader)  # a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from None
     return CalendarTable.model_validate(raw or {})
 
 

@@ -27,7 +27,8 @@ from mtb.catalog.examples import example_values
 from mtb.catalog.loader import CatalogInvalid, CatalogProblem, parse_catalog
 from mtb.catalog.models import CalendarYear, CatalogVersion
 from mtb.catalog.service import ActiveCatalog, active_catalog, load_catalogs
-from mtb.catalog.workdays import SOURCE_LABELS, YearTable
+from mtb.catalog.statutory import LAST_YEAR
+from mtb.catalog.workdays import FIRST_SCHEDULE_YEAR, SOURCE_LABELS, YearTable
 from mtb.db import DBSession
 from mtb.errors import Conflict, MTBError, NotFound
 from mtb.identity import idnumber
@@ -214,8 +215,8 @@ async def calendar_enter(request: Request, session: DBSession) -> Response:
     staff = await _admin(request, session)
     form = await request.form()
     values = {k: _text(form, k) for k in ("year", "holidays", "workdays", "source")}
-    year = int(values["year"]) if values["year"].isdigit() else 0
-    if not 2004 <= year <= 2099:
+    year = int(values["year"]) if values["year"].isascii() and values["year"].isdigit() else 0
+    if not FIRST_SCHEDULE_YEAR <= year <= LAST_YEAR:
         return await _calendar_page(request, session, staff, status_code=422, values=values,
                                     error="请填写年份（如 2027）")
     if not values["source"]:
