@@ -194,7 +194,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def assert_targets(page: Any, *, care: bool) -> None:
-    """关怀版: body text >= 18 px and the main tap targets >= 60 px; normal mode: targets >= 44 px."""
+    """关怀版: body text >= 18 px, the main tap targets >= 60 px and links >= 44 px; normal mode: targets >= 44 px."""
     least = 60 if care else 44
     sizes = page.evaluate("""(least) => {
       const body = parseFloat(getComputedStyle(document.body).fontSize);
@@ -203,6 +203,14 @@ def assert_targets(page: Any, *, care: bool) -> None:
         const r = el.getBoundingClientRect();
         if (r.width && r.height && getComputedStyle(el).visibility !== 'hidden' && !el.closest('.nojs-only')) {
           if (r.height < least - 0.5) small.push(el.textContent.trim().slice(0, 20) + ':' + r.height);
+        }
+      }
+      // 关怀版: every link (a card's link, 查看消息, the hotline, a file's name) is a target of 44 px or more.
+      if (least >= 60) {
+        for (const el of document.querySelectorAll('main a:not(.button), footer a')) {
+          const r = el.getBoundingClientRect();
+          if (r.width && r.height && !el.closest('.nojs-only, [hidden]') && r.height < 43.5)
+            small.push('link ' + el.textContent.trim().slice(0, 20) + ':' + r.height);
         }
       }
       // 关怀版: every text on the page's main part at 18 px or more (secondary text, badges and buttons too).
@@ -287,6 +295,11 @@ def test_beijing_for_oneself(browser: Any, server: str, settings: Settings, shot
     if javascript:  # the target is for the journey as most people make it (with the script)
         assert len(loads) <= 6, loads.urls
     (shots / "page-loads.txt").write_text(f"{len(loads)}\n" + "\n".join(loads.urls) + "\n")
+    assert_targets(page, care=care)
+    page.goto(f"{server}/")  # her application listed on the home page: its link is a target too
+    assert page.locator("main a", has_text="恶性肿瘤").count() >= 1
+    assert_targets(page, care=care)
+    step(page, "home-after")
     # The same number in the staff queue (the reviewer reads it out on the phone to find the case).
     if not care:
         desk = browser.new_context(viewport={"width": 1366, "height": 768})
