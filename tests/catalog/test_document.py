@@ -160,3 +160,27 @@ def test_several_files_report_problems_of_each(tmp_path: Path) -> None:
         read_catalog_files([good, bad, missing])
     files = {p.file for p in info.value.problems}
     assert files == {str(bad), str(missing)}
+
+
+@pytest.mark.parametrize("twice", [
+    "review_due_working_days: 3\n",  # a top-level setting
+    "  name: 北京市\n",  # inside the region
+])
+def test_refuses_a_key_written_twice_at_any_depth(twice: str) -> None:
+    """Plain YAML keeps the last of two equal keys silently; a catalog saying a thing twice is refused,
+    naming the key and its line, wherever the repetition is."""
+    text = (CATALOG_DIR / "110000-2025.1.yaml").read_text("utf-8")
+    anchor = "review_due_working_days: 3\n" if not twice.startswith("  ") else "  name: 北京市\n"
+    assert anchor in text
+    problems = refuse(None, raw=text.replace(anchor, anchor + twice, 1).encode())
+    assert problems[0][1].startswith("line ") and "written twice" in problems[0][2], problems
+
+
+def test_refuses_a_disease_field_written_twice_and_an_unhashable_key() -> None:
+    text = (CATALOG_DIR / "110000-2025.1.yaml").read_text("utf-8")
+    disease = yaml.safe_load(text)["diseases"][0]
+    first = f"code: {disease['code']}"
+    assert first in text
+    twice = text.replace(first, f"{first}\n    code: {disease['code']}", 1)
+    assert "written twice" in refuse(None, raw=twice.encode())[0][2]
+    assert "not valid YAML" in refuse(None, raw=b"? [a, b]\n: 1\n")[0][2]  # a key that is a list

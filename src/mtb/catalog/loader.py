@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from mtb.catalog.document import CatalogDocument, cross_reference_problems
+from mtb.catalog.yamlstrict import load_strict
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
 def parse_catalog(raw: bytes, *, file: str) -> ParsedCatalog:
     """Validate one catalog file's bytes; raise `CatalogInvalid` listing every problem found."""
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = load_strict(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise CatalogInvalid([CatalogProblem(file, "", f"not UTF-8 text: {exc.reason}")]) from exc
     except yaml.YAMLError as exc:

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from mtb.catalog.statutory import FIRST_YEAR, LAST_YEAR, statutory_holidays
+from mtb.catalog.yamlstrict import load_strict
 
 # The years a schedule may be entered for (chinesecalendar's first year to the fallback's last): the years
 # the calendar route answers.
@@ -207,26 +208,11 @@ class WorkdayCalendar:
         return prefix
 
 
-class _TableLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key written twice (plain YAML keeps the last one silently: a year or its
-    `holidays` given twice would enter only part of what the file says)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} written twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def read_table(path: Path) -> CalendarTable:
     """A table file (the shipped one, or one given to `mtb calendar load`); a missing file is an error.
     YAML that cannot be read (or writes a key twice) raises `ValueError` naming where."""
     try:
-        raw = yaml.load(path.read_text("utf-8"), Loader=_TableLoader)  # a SafeLoader
+        raw = load_strict(path.read_text("utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"not valid YAML: {exc}") from None
     return CalendarTable.model_validate(raw or {})
