@@ -12,7 +12,7 @@ import pytest
 
 from mtb.errors import Unprocessable
 from mtb.materials.inspect import _check_as_viewer
-from mtb.materials.pdfpages import MAX_RENDER_PIXELS, MAX_RENDER_SIDE, page_boxes, render_page
+from mtb.materials.pdfpages import MAX_RENDER_PIXELS, MAX_RENDER_SIDE, read_as_viewer, render_page
 from mtb.settings import Settings
 from tests.files import REPEATED_KEYS, pdf_with_entries, pdf_with_page_boxes
 from tests.materials.helpers import inspected
@@ -43,8 +43,8 @@ def test_the_page_box_pdfium_renders_is_checked_at_upload(box: bytes, tmp_path: 
     """The box pdfium keeps from a repeated /MediaBox (the last) is too large, and so refused on its own."""
     path = tmp_path / "twice.pdf"
     path.write_bytes(pdf_with_page_boxes(b"/MediaBox [0 0 100 100] /MediaBox " + box))
-    count, sizes = page_boxes(path, settings.max_pdf_pages)
-    assert count == 1 and max(max(size) for size in sizes) > settings.max_pdf_page_points
+    reading = read_as_viewer(path, settings.max_pdf_pages)
+    assert reading.count == 1 and max(max(size) for size in reading.sizes) > settings.max_pdf_page_points
     with pytest.raises(Unprocessable) as refused:
         _check_as_viewer(path, settings)
     assert refused.value.code == "pdf_page_too_large"

@@ -28,7 +28,7 @@ class Actor:
         return cls("staff", staff.id, staff.region_code, staff.role)
 
 
-SYSTEM = Actor("system", None)  # MTB itself: the periodic jobs
+SYSTEM = Actor("system", None)  # MTB itself: the periodic jobs and the fast track
 
 
 def readable_by(actor: Actor) -> ColumnElement[bool]:

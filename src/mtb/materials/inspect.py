@@ -3,7 +3,10 @@
 PDF: must parse, must not be encrypted, at most `max_pdf_pages` pages (counted by walking the page tree
 with a budget, never trusting /Count and never decoding a content stream), pages no larger than a
 scanned A3 sheet needs (`max_pdf_page_points`), and no active content: nothing but jumps within the
-document (the rule is in `mtb/materials/pdfactive.py`).
+document (the rule is in `mtb/materials/pdfactive.py`). Whatever pypdf had to recover from while reading a
+dictionary or an object stream is refused as ambiguous (`mtb/materials/pdfparse.py`), and pdfium, the
+viewer's engine, must read the same: no larger page and no active content either (`pdfpages.read_as_viewer`
+with the rule in `mtb/materials/pdfviewer.py`).
 JPEG/PNG: the declared size must stay under `max_image_pixels` (checked before decoding, so a
 decompression bomb is refused without being unpacked), nothing may follow the end of the image (a ZIP or
 a PDF appended makes a file that is also something else), the whole image must decode, and its shorter

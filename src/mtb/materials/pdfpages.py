@@ -86,12 +86,6 @@ def read_as_viewer(path: Path, limit: int) -> ViewerReading:
         _PDFIUM.release()
 
 
-def page_boxes(path: Path, limit: int) -> tuple[int, list[tuple[float, float]]]:
-    """The page count and the first `limit` pages' sizes as pdfium reads them (see `read_as_viewer`)."""
-    reading = read_as_viewer(path, limit)
-    return reading.count, reading.sizes
-
-
 def render_page(path: Path, number: int, *, scale: float) -> Image.Image:
     """Page `number` (from 1) of the PDF at `path`, at `scale` × 72 dpi or less (see the module)."""
     import pypdfium2 as pdfium

@@ -24,7 +24,7 @@ import uuid
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mtb.applications.actors import Actor
+from mtb.applications.actors import SYSTEM
 from mtb.applications.models import Application
 from mtb.applications.service import check_rules, missing_materials, set_status
 from mtb.applications.states import Status
@@ -40,7 +40,6 @@ from mtb.settings import Settings
 from mtb.sqlite_loop import off_loop
 
 log = logging.getLogger("mtb.prereview")
-SYSTEM = Actor("system", None)
 BATCH = 100
 
 
