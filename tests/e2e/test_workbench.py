@@ -209,6 +209,37 @@ def test_reviewer_day(browser: Any, server: str, settings: Settings, shots: Path
     assert "bj_reviewer 审核中" not in row.inner_text(), row.inner_text()
 
 
+def test_reloading_the_application_keeps_the_claim(browser: Any, server: str, settings: Settings,
+                                                  shots: Path) -> None:
+    """A reload (F5) leaves the page and loads it again: the leaving page's beacon must not release the
+    claim the new load shows as held (it did, and the approval was then refused: not_claim_holder)."""
+    people = seed(settings, ("孙七",), [("bj_reloader", StaffRole.reviewer, "110000")])
+    app_id = submitted(server, people[0])
+    context = browser.new_context(viewport=DESK)
+    page = context.new_page()
+    staff_login(page, server, "bj_reloader")
+    page.wait_for_url(f"{server}/staff")
+    page.locator("#queue-search").fill(people[0]["name"])
+    page.locator("#queue-search").press("Enter")
+    page.wait_for_url("**/staff?*q=*")
+    with page.expect_navigation():
+        page.get_by_role("button", name=f"开始审核 {people[0]['name']}").click()
+    assert app_id in page.url and page.locator("#decision").count() == 1
+    # The page being left sends its beacon once the new load has come: then the reviewer decides.
+    page.reload()
+    assert page.locator("#decision").count() == 1
+    page.locator("#then-next").uncheck()
+    page.locator("#all-acceptable").click()
+    with page.expect_navigation():
+        page.locator("#approve").click()
+    Step(shots)(page, "approved-after-reload")
+    assert page.locator("#page-error").count() == 0, page.locator("#page-error").inner_text()
+    with httpx.Client(base_url=server) as c:
+        token = c.post("/api/v1/auth/staff", json={"username": "bj_reloader", "password": STAFF_PASSWORD}).json()
+        answer = c.get(f"/api/v1/applications/{app_id}", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert answer.json()["status"] == "approved"
+
+
 def test_window_paper_application_in_three_page_loads(browser: Any, server: str, settings: Settings,
                                                       shots: Path, tmp_path: Path) -> None:
     people = seed(settings, ("周六",), [("bj_window", StaffRole.window, "110000")])

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
 
+from mtb import timeutil
 from mtb.applications import service as app_service
 from mtb.identity.models import StaffRole
 from tests.factories import Seed
@@ -112,3 +113,29 @@ async def test_the_history_is_in_chinese_for_a_declared_submission(client: httpx
     assert page.status_code == 200, page.text[:300]
     history = page.text[page.text.index("办理记录"):]
     assert "确认提交声明" in history and "declaration_confirmed" not in history
+
+
+async def test_a_reloaded_page_keeps_the_claim_its_predecessors_beacon_would_release(
+        client: httpx.AsyncClient, seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload loads the page again before the page being left sends its beacon (release): the beacon
+    names the claim its page showed, and the new load renewed it, so only the last page's beacon releases."""
+    await seed.catalogs()
+    app_id = (await submitted(client, seed, await seed.person(name="孙七")))[0]
+    await as_staff(seed, await seed.staff("rev", StaffRole.reviewer))
+    assert app_in(location(await post_form(client, f"/staff/applications/{app_id}/claim"))) == app_id
+    pages, start = [], timeutil.utcnow()
+    for second in (1, 2):  # the page, then the same page reloaded a second later
+        monkeypatch.setattr(timeutil, "_frozen", start + timedelta(seconds=second))
+        pages.append(await client.get(f"/staff/applications/{app_id}"))
+    monkeypatch.setattr(timeutil, "_frozen", None)
+    stamps = [re.search(r'data-claim="(\d+)"', p.text) for p in pages]
+    assert stamps[0] and stamps[1] and stamps[0].group(1) != stamps[1].group(1)
+    # The first page's beacon: nothing released, the reloaded page still holds the application.
+    stale = await post_form(client, f"/staff/applications/{app_id}/release", {"claim": stamps[0].group(1)})
+    assert location(stale) == "/staff"
+    assert 'id="decision"' in (await client.get(f"/staff/applications/{app_id}")).text
+    # Leaving the last page for good (its beacon names the claim it showed, renewed by the load above).
+    last = re.search(r'data-claim="(\d+)"', (await client.get(f"/staff/applications/{app_id}")).text)
+    assert last
+    assert location(await post_form(client, f"/staff/applications/{app_id}/release",
+                                    {"claim": last.group(1)})) == "/staff?notice=released"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from mtb.applications.models import Application
@@ -30,6 +30,16 @@ def claim_state(app: Claimable, *, idle_minutes: int, now: datetime | None = Non
         return ClaimState(None, False)
     active = app.claimed_at + timedelta(minutes=idle_minutes) > (now or utcnow())
     return ClaimState(app.claimed_by_id, active)
+
+
+def claim_stamp(app: Claimable) -> str:
+    """The claim a page was shown (its instant, in microseconds): the page's beacon on leaving releases that
+    claim only, not one refreshed since by the next load of the same page (a reload, the same application
+    opened again)."""
+    if app.claimed_at is None:
+        return ""
+    at = app.claimed_at if app.claimed_at.tzinfo else app.claimed_at.replace(tzinfo=UTC)
+    return str(round(at.timestamp() * 1_000_000))
 
 
 def require_decider(app: Application, *, staff_id: uuid.UUID | None, idle_minutes: int,

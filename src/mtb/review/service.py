@@ -21,7 +21,7 @@ from mtb.catalog.allowed import allowed_extra, spelled
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity.models import StaffUser
 from mtb.review.approval import Approver, approve
-from mtb.review.claims import claim_state, require_decider
+from mtb.review.claims import claim_stamp, claim_state, require_decider
 from mtb.review.models import QualitySample, ReviewDecision
 from mtb.review.reasons import ReasonList
 from mtb.review.schemas import DecisionIn
@@ -73,14 +73,28 @@ async def release(session: AsyncSession, app: Application, *, staff: StaffUser, 
     await record(session, app, "release", actor=Actor.of_staff(staff))
 
 
-async def release_if_held(session: AsyncSession, *, staff: StaffUser, app_id: uuid.UUID, idle_minutes: int) -> bool:
-    """Release the application if this reviewer holds it (leaving it undecided); otherwise nothing."""
+async def release_if_held(session: AsyncSession, *, staff: StaffUser, app_id: uuid.UUID, idle_minutes: int,
+                          stamp: str | None = None) -> bool:
+    """Release the application if this reviewer holds it (leaving it undecided); otherwise nothing. With
+    `stamp` (`claims.claim_stamp` of the claim a page showed), only if the claim is still that one."""
     app = await session.get(Application, app_id)
     if app is None or app.region_code != staff.region_code or app.status != Status.in_review:
         return False
     if claim_state(app, idle_minutes=idle_minutes, now=utcnow()).holder_id != staff.id:
         return False
+    if stamp is not None and stamp != claim_stamp(app):
+        return False
     await release(session, app, staff=staff, idle_minutes=idle_minutes)
+    return True
+
+
+async def refresh_claim(session: AsyncSession, app: Application, *, staff: StaffUser, idle_minutes: int) -> bool:
+    """Renew this reviewer's live claim (opening the application again is work on it); False if they hold
+    none."""
+    state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
+    if app.status != Status.in_review or not state.active or state.holder_id != staff.id:
+        return False
+    await update_guarded(session, app, claimed_at=utcnow())
     return True
 
 

@@ -24,7 +24,7 @@ from mtb.applications.states import LABELS, Status
 from mtb.applications.views import application_out, application_summary
 from mtb.catalog.service import active_catalog, catalog_by_version_id
 from mtb.db import DBSession
-from mtb.errors import MTBError, NotFound
+from mtb.errors import Conflict, MTBError, NotFound
 from mtb.identity.api import staff_login
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.schemas import StaffLogin
@@ -33,10 +33,10 @@ from mtb.materials.pdfpages import render_page
 from mtb.materials.service import get_material
 from mtb.materials.viewing import viewed_copy
 from mtb.review.api import history as history_entries
-from mtb.review.claims import claim_state
+from mtb.review.claims import claim_stamp, claim_state
 from mtb.review.queue import SORTS, QueueFilter, QueueSearch, review_queue
 from mtb.review.schemas import DecisionIn, MaterialVerdictIn, QueuePage, ReasonIn
-from mtb.review.service import claim, decide, release_if_held
+from mtb.review.service import claim, decide, refresh_claim, release_if_held
 from mtb.review.workbench import claim_next, reviewer_counts
 from mtb.web import casework
 from mtb.web.core import (
@@ -188,8 +188,14 @@ async def _review_page(request: Request, session: DBSession, staff: StaffUser, a
     out = await application_out(session, app, with_prereview=True)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     disease = doc.disease(app.disease_code)
-    state = claim_state(app, idle_minutes=request.app.state.settings.claim_idle_minutes)
+    idle = request.app.state.settings.claim_idle_minutes
+    state = claim_state(app, idle_minutes=idle)
     holding = app.status == Status.in_review and state.active and state.holder_id == staff.id
+    if holding:  # this load's claim: the beacon of the page it replaces (a reload) releases only the older one
+        try:
+            await refresh_claim(session, app, staff=staff, idle_minutes=idle)
+        except Conflict:
+            pass  # changed a moment ago: the page shows what was read
     holder_text = "尚未领取"
     if state.active and state.holder_id not in (None, staff.id):
         other = await session.get(StaffUser, state.holder_id)
@@ -197,7 +203,8 @@ async def _review_page(request: Request, session: DBSession, staff: StaffUser, a
     f = f if f is not None else queue_fields(request.query_params)
     required = {c.kind for c in out.checklist if c.required}
     return render(request, "staff/application.html", status_code=status_code, app=out, holding=holding,
-                  holder_text=holder_text, reasons=request.app.state.reasons.reasons, f=f,
+                  holder_text=holder_text, claim=claim_stamp(app) if holding else "",
+                  reasons=request.app.state.reasons.reasons, f=f,
                   queue_href=queue_url(f), required=required, error_code=error_code,
                   rules=[r.source for r in disease.rules] if disease else [],
                   titles={t.code: t.name for t in doc.physician_titles},
@@ -234,10 +241,13 @@ async def release_page(app_id: uuid.UUID, request: Request, session: DBSession) 
     away (a beacon); releasing what one does not hold changes nothing."""
     await verify_csrf(request)
     staff = await page_staff(request, session, *REVIEWERS)
-    f = queue_fields(await request.form())
+    form = await request.form()
+    f = queue_fields(form)
     await get_readable(session, Actor.of_staff(staff), app_id)
+    stamp = form.get("claim")  # the beacon's: the claim its page showed
     released = await release_if_held(session, staff=staff, app_id=app_id,
-                                     idle_minutes=request.app.state.settings.claim_idle_minutes)
+                                     idle_minutes=request.app.state.settings.claim_idle_minutes,
+                                     stamp=str(stamp) if stamp is not None else None)
     return redirect(queue_url(f, notice="released" if released else ""))
 
 

@@ -416,10 +416,13 @@
     }
 
     // Leaving otherwise without deciding releases the claim (a beacon survives the page); the idle lapse stays.
+    // The beacon names the claim this page showed: a reload (or the same application opened again) renews
+    // the claim before this page is left, and the renewed claim stays.
     window.addEventListener("pagehide", function () {
       if (leaving || !navigator.sendBeacon) { return; }
       var body = new FormData();
       body.append("csrf_token", csrf());
+      body.append("claim", form.dataset.claim || "");  // this page's claim: not the one a reload takes next
       navigator.sendBeacon("/staff/applications/" + form.dataset.app + "/release", body);
     });
 
