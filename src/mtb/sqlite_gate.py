@@ -2,8 +2,8 @@
 
 SQLite lets one connection write at a time. A second writer waits in SQLite's busy handler, which polls:
 it sleeps 1, 2, 5, 10 … up to 100 ms between tries, and the lock sits free while the waiters sleep. With a
-dozen uploads at once most of the time went to those sleeps (6.5 submission flows/s, p99 14 s; the event
-loop and the disk idle). This gate is an `asyncio.Lock` per engine (per event loop) taken just before a
+dozen uploads at once most of the time went to those sleeps, with the event loop and the disk idle
+(docs/benchmarks.md §4). This gate is an `asyncio.Lock` per engine (per event loop) taken just before a
 connection's first INSERT/UPDATE/DELETE of a transaction and given back when the connection returns to the
 pool (after its commit or rollback): writers queue in order and the next starts the moment the last one
 committed.

@@ -43,7 +43,7 @@ class Application(Base):
               sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
         Index("ix_applications_region_status_due", "region_code", "status", "due_date"),
         # The review queue in its own order, for the statuses it holds: a page is read straight off the
-        # index instead of sorting every open application of the region (0.5 s → 0.2 ms at 100k).
+        # index instead of sorting every open application of the region (docs/benchmarks.md §6).
         Index("ix_applications_review_queue", "region_code", "due_date", "submitted_at", "id",
               sqlite_where=text(_QUEUE_SQL), postgresql_where=text(_QUEUE_SQL)),
         # A window clerk's own entries, newest first (the window page), without scanning everyone's.

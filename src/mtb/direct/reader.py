@@ -205,10 +205,9 @@ class PostgresReader:
 class Connections:
     """A fixed set of asyncpg connections and the line requests wait in for one.
 
-    Not asyncpg's pool: its acquire and release cost 21 µs per request (timeouts, a reset hook, holder
-    bookkeeping) where a list costs 1 µs, about a tenth of a status read; and its wait let a newcomer
-    take a connection released for a request woken before it, which then waited again at the back (a
-    p99 of 0.5–1 s at a median of 3 ms). Here a FIFO semaphore serves requests in order and lets no more
+    Not asyncpg's pool: its acquire and release do more per request than a list (timeouts, a reset hook,
+    holder bookkeeping), and its wait let a newcomer take a connection released for a request woken before
+    it, which then waited again at the back (docs/benchmarks.md §4 has the figures). Here a FIFO semaphore serves requests in order and lets no more
     in than there are connections. The connections only read, in autocommit, and never change session
     state, so nothing is reset between uses. A statement that fails or is cancelled (the client went
     away) may leave its connection mid-protocol: that connection is closed, and the next request to take

@@ -140,7 +140,7 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
                 pairs.append((version_id, codes))
         if not pairs:
             return 0
-        # A scan where a catalog marks diseases `fast_track` (0.8 s at 1 M on SQLite, 60 ms on PostgreSQL):
+        # A scan where a catalog marks diseases `fast_track` (slow at scale, docs/benchmarks.md §4):
         # off the event loop on SQLite.
         candidates = list((await session.execute(off_loop(
             select(Application.id).where(
