@@ -19,15 +19,15 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate as gen  # noqa: E402
+import generate as gen
 
-from mtb.direct import applications as direct_apps  # noqa: E402
-from mtb.direct.eligibility import FACTS  # noqa: E402
-from mtb.direct.reader import PostgresReader, SqliteReader  # noqa: E402
-from mtb.direct.staff import STAFF  # noqa: E402
-from mtb.identity import idnumber  # noqa: E402
-from mtb.qualifications.keys import hash_key  # noqa: E402
-from mtb.review.queue import QueueFilter, queue_params, queue_sql  # noqa: E402
+from mtb.direct import applications as direct_apps
+from mtb.direct.eligibility import FACTS
+from mtb.direct.reader import PostgresReader, SqliteReader
+from mtb.direct.staff import STAFF
+from mtb.identity import idnumber
+from mtb.qualifications.keys import hash_key
+from mtb.review.queue import QueueFilter, queue_params, queue_sql
 
 
 def statements(size: int, reader: Any, key_hash: str) -> dict[str, tuple[str, tuple[Any, ...]]]:

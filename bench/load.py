@@ -4,7 +4,7 @@
     .venv/bin/python bench/load.py --size 100000 \\
         --url postgresql+psycopg://postgres@127.0.0.1/mtb_bench
 
-Steps: drop the old database (SQLite file / PostgreSQL `public` schema), `mtb.migrate.upgrade`, note the
+Steps: drop the old database (SQLite file / PostgreSQL `public` schema), `mtb.db.migrate.upgrade`, note the
 freshly migrated schema, load the reference catalogs (`read_catalog_files` + `load_catalogs`), write three
 small shared PDF files through `LocalStorage`, check the fast row generator against the reference one on
 samples, then load people, applications, events, materials and qualifications:
@@ -56,16 +56,16 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate as gen  # noqa: E402
+import generate as gen
 
-from mtb.catalog.loader import read_catalog_files  # noqa: E402
-from mtb.catalog.models import CatalogVersion  # noqa: E402
-from mtb.catalog.service import load_catalogs  # noqa: E402
-from mtb.db import create_engine, is_sqlite  # noqa: E402
-from mtb.materials.storage import LocalStorage, Received  # noqa: E402
-from mtb.migrate import upgrade  # noqa: E402
-from mtb.models import Application  # noqa: E402, F401  (registers every table on Base.metadata)
-from mtb.settings import get_settings  # noqa: E402
+from mtb.catalog.loader import read_catalog_files
+from mtb.catalog.models import CatalogVersion
+from mtb.catalog.service import load_catalogs
+from mtb.db.engine import create_engine, is_sqlite
+from mtb.db.migrate import upgrade
+from mtb.materials.storage import LocalStorage, Received
+from mtb.models import Application  # noqa: F401  (registers every table on Base.metadata)
+from mtb.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["insured_persons", "applications", "application_events", "materials", "qualifications"]
@@ -118,7 +118,7 @@ def reset(url: str) -> None:
 
 async def load_reference_catalogs(url: str) -> dict[str, int]:
     engine = create_engine(url)
-    from mtb.db import create_sessionmaker
+    from mtb.db.engine import create_sessionmaker
     async with create_sessionmaker(engine)() as s, s.begin():
         await load_catalogs(s, read_catalog_files(sorted((ROOT / "data" / "catalog").glob("*.yaml"))))
     async with create_sessionmaker(engine)() as s:
@@ -380,7 +380,7 @@ def write_sqlite(path: str, chunks: Iterator[Chunk], timings: dict[str, float],
     t = time.perf_counter()
     for _, sql in indexes:
         conn.execute(sql)
-    conn.execute("PRAGMA journal_mode=WAL")  # what the file had, and what mtb.db sets on every connection
+    conn.execute("PRAGMA journal_mode=WAL")  # what the file had, and what mtb.db.engine sets on every connection
     timings["index_s"] = time.perf_counter() - t
     t = time.perf_counter()
     conn.execute("ANALYZE")
@@ -416,7 +416,7 @@ def migration_indexes(url: str) -> dict[str, str]:
 
     from alembic import command
 
-    from mtb.migrate import alembic_config
+    from mtb.db.migrate import alembic_config
     config = alembic_config(url)
     config.output_buffer = io.StringIO()
     command.upgrade(config, "head", sql=True)

@@ -34,9 +34,9 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate as gen  # noqa: E402
-import rawhttp  # noqa: E402
-from load import fake_pdf, sync_url  # noqa: E402
+import generate as gen
+import rawhttp
+from load import fake_pdf, sync_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -124,7 +124,7 @@ def run_wrk(base: str, requests: list[tuple[str, dict[str, str]]], *, connection
                              capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(f.name)
-    pct = {m[0]: _ms(m[1], m[2]) for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)}
+    pct = {m[0]: _ms(m[1], m[2]) for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = int(m.group(1)) if (m := re.search(r"NON2XX (\d+)", out)) else 0
@@ -210,7 +210,7 @@ async def prepare(url: str, size: int, fresh_people: int) -> dict[str, Any]:
     """A hospital key, a reviewer, and `fresh_people` new Beijing people for the submission benchmark."""
     from sqlalchemy import insert, select
 
-    from mtb.db import create_engine, create_sessionmaker
+    from mtb.db.engine import create_engine, create_sessionmaker
     from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
     from mtb.identity.service import create_staff
     from mtb.qualifications.keys import create_hospital_key

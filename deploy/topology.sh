@@ -161,7 +161,7 @@ idle_transaction_timeout = 60
 EOF
     local body_mb
     body_mb=$("$BIN/python" -c "
-from mtb.limits import FORM_MARGIN
+from mtb.http.limits import FORM_MARGIN
 from mtb.settings import Settings
 print(-(-(Settings().max_upload_bytes + FORM_MARGIN) // 2**20))")
     {

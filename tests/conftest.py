@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from mtb import timeutil
 from mtb.app import create_app
+from mtb.db.migrate import upgrade
 from mtb.logs import find_ids, mask_ids
-from mtb.migrate import upgrade
 from mtb.models import Base
 from mtb.settings import Settings, get_settings
 from tests.factories import Seed

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import httpx
 
 from mtb.apidocs import ASSET_FILES, ASSETS_DIR
-from mtb.edge import CSP
+from mtb.http.edge import CSP
 from mtb.web.core import STATIC_DIR
 
 _URL = re.compile(r"""(?:https?:)?//[^\s"'<>)]+""")

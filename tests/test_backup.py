@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from mtb.app import create_app
 from mtb.cli import app as cli
-from mtb.db import is_sqlite
-from mtb.migrate import alembic_config
+from mtb.db.engine import is_sqlite
+from mtb.db.migrate import alembic_config
 from mtb.settings import Settings, get_settings
 from tests.applications.helpers import BEIJING_MATERIALS, BEIJING_SELF, create, upload, upload_all
 from tests.factories import Person, Seed

@@ -34,7 +34,7 @@ from mtb.applications.models import Application
 from mtb.applications.states import Status
 from mtb.catalog.service import load_catalogs
 from mtb.cli import app as cli
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.doctor import diagnose, file_sha256
 from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, PersonStatus

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from mtb.db import get_session
+from mtb.db.engine import get_session
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.service import create_staff
 from tests.factories import Seed

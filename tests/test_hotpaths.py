@@ -1,4 +1,4 @@
-"""The hot GET routes answer the same through mtb/hotpaths.py as through FastAPI's routing
+"""The hot GET routes answer the same through mtb/http/hotpaths.py as through FastAPI's routing
 (MTB_HOT_PATHS=false): status, body and headers, for good requests and for every kind of refusal."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mtb.app import create_app
-from mtb.hotpaths import HotPaths
+from mtb.http.hotpaths import HotPaths
 from mtb.identity.models import StaffRole
 from mtb.qualifications.keys import create_hospital_key
 from mtb.settings import Settings

@@ -1,4 +1,4 @@
-"""SQLite writers queue at the write gate (mtb/sqlite_gate.py), held from the first write to the end."""
+"""SQLite writers queue at the write gate (mtb/db/sqlite_gate.py), held from the first write to the end."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mtb.db import create_engine
-from mtb.sqlite_gate import WriteGate
+from mtb.db.engine import create_engine
+from mtb.db.sqlite_gate import WriteGate
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""SQLite statements run on the event loop's thread, except those that can wait (mtb/sqlite_loop.py)."""
+"""SQLite statements run on the event loop's thread, except those that can wait (mtb/db/sqlite_loop.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mtb.db import create_engine
-from mtb.sqlite_loop import OFF_LOOP, may_wait
+from mtb.db.engine import create_engine
+from mtb.db.sqlite_loop import OFF_LOOP, may_wait
 
 
 def _engine(path: Path, *, inline: bool = True) -> AsyncEngine:

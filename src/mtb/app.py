@@ -31,12 +31,14 @@ from mtb.catalog.service import refuse_example_catalogs
 from mtb.catalog.workdays import load_calendar
 from mtb.channels.api import admin_router as channels_admin_router
 from mtb.channels.api import router as channels_router
-from mtb.db import create_engine, create_sessionmaker, is_sqlite
+from mtb.db.engine import create_engine, create_sessionmaker, is_sqlite
+from mtb.db.sqlite_gate import WriteGate
 from mtb.direct.reader import make_reader
-from mtb.edge import Edge
 from mtb.error_codes import document_error_codes
 from mtb.errors import ErrorOut, MTBError
-from mtb.hotpaths import HotPaths
+from mtb.http.edge import Edge
+from mtb.http.hotpaths import HotPaths
+from mtb.http.limits import BodyLimit
 from mtb.identity.api import router as auth_router
 from mtb.identity.demo_password import refuse_demo_accounts
 from mtb.identity.service import RegistryVerifier
@@ -44,7 +46,6 @@ from mtb.interop.api import admin_router as exports_router
 from mtb.interop.api import router as fhir_router
 from mtb.interop.outcome import FHIR_JSON, is_fhir_path, operation_outcome
 from mtb.jobs import scheduler
-from mtb.limits import BodyLimit
 from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
 from mtb.materials.storage import make_storage
@@ -60,7 +61,6 @@ from mtb.review.api import queue
 from mtb.review.api import router as review_router
 from mtb.review.reasons import load_reasons
 from mtb.settings import Settings, get_settings
-from mtb.sqlite_gate import WriteGate
 from mtb.web.core import SESSION_COOKIE, STATIC_DIR, LoginRequired, redirect, render, return_path, safe_next
 from mtb.web.routes import PAGE_ROUTERS
 from mtb.webhooks.api import router as webhooks_router

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mtb.catalog.loader import CatalogInvalid, read_catalog_files
 from mtb.catalog.service import load_catalogs
 from mtb.channels.commands import channel_app, webhooks_app
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.errors import MTBError
 from mtb.identity.models import StaffRole
 from mtb.identity.registry import RegistryFileInvalid, import_insured, parse_registry_csv
@@ -79,7 +79,7 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
-    from mtb.migrate import upgrade
+    from mtb.db.migrate import upgrade
 
     upgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")

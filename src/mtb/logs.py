@@ -219,7 +219,7 @@ def configure_logging(level: str = "INFO") -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
-    # One access line per request, the Edge's (mtb/edge.py). uvicorn writes its own whenever its logger
+    # One access line per request, the Edge's (mtb/http/edge.py). uvicorn writes its own whenever its logger
     # has a handler up the tree (it asks `hasHandlers()`, whatever `access_log=False` said): a second line
     # per request, with the raw query string. Cut off here, uvicorn does not even make it.
     access = logging.getLogger("uvicorn.access")

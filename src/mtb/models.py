@@ -3,7 +3,7 @@
 from mtb.applications.models import Application, ApplicationEvent, CrossRegionFiling, IdempotentResponse
 from mtb.catalog.models import CalendarYear, CatalogVersion
 from mtb.channels.models import Channel, ChannelAssertion
-from mtb.db import Base
+from mtb.db.engine import Base
 from mtb.identity.models import InsuredPerson, LoginThrottle, RevokedToken, StaffUser
 from mtb.materials.models import Material
 from mtb.notifications.models import Notification

@@ -45,10 +45,10 @@ from sqlalchemy import case, func, select, text
 
 from mtb.applications.models import Application
 from mtb.applications.states import Status
+from mtb.db.sqlite_loop import off_loop
 from mtb.errors import ErrorOut
 from mtb.materials.storage import LocalStorage, Storage
 from mtb.settings import Settings
-from mtb.sqlite_loop import off_loop
 from mtb.timeutil import local_today
 
 if TYPE_CHECKING:

@@ -25,9 +25,9 @@ class Settings(BaseSettings):
     # statements may be prepared on the server (turn off behind a transaction-pooling pgbouncer).
     direct_pool_size: int = Field(default=4, ge=1)
     database_prepared_statements: bool = True
-    # The hot GET routes answered without FastAPI's routing (mtb/hotpaths.py); same answers either way.
+    # The hot GET routes answered without FastAPI's routing (mtb/http/hotpaths.py); same answers either way.
     hot_paths: bool = True
-    # SQLite: statements run on the event loop's thread, except those that can wait (mtb/sqlite_loop.py).
+    # SQLite: statements run on the event loop's thread, except those that can wait (mtb/db/sqlite_loop.py).
     sqlite_inline: bool = True
     storage_path: Path = Path("var/files")
     # Material files in an S3-compatible bucket: `s3://bucket/prefix`. Unset (or `file://path`): the local

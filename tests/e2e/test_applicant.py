@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from mtb import timeutil
 from mtb.catalog.service import load_catalogs
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, PersonStatus, StaffRole
 from mtb.identity.registry import InsuredRecord, import_insured

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mtb.catalog.service import load_catalogs
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, PersonStatus, StaffRole
 from mtb.identity.registry import InsuredRecord, import_insured

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from starlette.types import Message, Receive, Scope, Send
 
-from mtb.limits import FORM_MARGIN, BodyLimit, BodyTooLarge
+from mtb.http.limits import FORM_MARGIN, BodyLimit, BodyTooLarge
 from mtb.materials.inspect import inspect_file
 from mtb.materials.models import Material
 from mtb.materials.storage import make_storage

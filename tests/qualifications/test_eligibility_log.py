@@ -1,4 +1,4 @@
-"""An eligibility question costs one log record: the request's access line (mtb/edge.py) names the hospital,
+"""An eligibility question costs one log record: the request's access line (mtb/http/edge.py) names the hospital,
 the masked ID number, the disease, the day and the answer, whatever the question's form (the deprecated
 GET or the POST) and whatever the answer; the ID number a hospital sent is nowhere in any record."""
 

@@ -28,7 +28,7 @@ from mtb.applications.service import (
 )
 from mtb.applications.submission import submit_once
 from mtb.applications.views import application_out, application_summary
-from mtb.db import MAX_OFFSET, DBSession
+from mtb.db.engine import MAX_OFFSET, DBSession
 from mtb.direct.applications import read_own_application, read_own_status
 from mtb.direct.params import hot_route_openapi, path_uuid
 from mtb.errors import ErrorOut, Forbidden

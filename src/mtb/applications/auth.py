@@ -11,7 +11,7 @@ from sqlalchemy import exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.auth import TokenPrincipal
 from mtb.identity.models import InsuredPerson, RevokedToken, StaffRole, StaffUser

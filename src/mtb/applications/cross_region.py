@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mtb.applications.models import CrossRegionFiling
 from mtb.applications.schemas import CrossRegionFilingIn, CrossRegionFilingOut
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
 from mtb.identity.auth import CurrentPerson

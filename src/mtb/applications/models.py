@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mtb.applications.states import OPEN
-from mtb.db import Base, UTCDateTime
+from mtb.db.engine import Base, UTCDateTime
 
 _OPEN_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN)))
 # Spelled as the queue query spells it: SQLite uses a partial index only when the WHERE terms match.

@@ -22,7 +22,7 @@ from mtb.catalog.schemas import (
     RegionOut,
 )
 from mtb.catalog.service import ActiveCatalog, active_catalog, active_catalogs
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.review.reasons import ReasonList
 from mtb.review.schemas import ReasonCodeOut
 

@@ -24,8 +24,8 @@ from mtb.applications.states import Status
 from mtb.catalog.models import CalendarYear
 from mtb.catalog.service import catalog_by_version_id
 from mtb.catalog.workdays import WorkdayCalendar, YearTable, schedule_problems
+from mtb.db.sqlite_loop import off_loop
 from mtb.errors import Unprocessable
-from mtb.sqlite_loop import off_loop
 from mtb.timeutil import local_date, utcnow
 
 # From this day of a year on, next year's schedule is expected (the State Council usually publishes it

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from mtb.catalog.calendar import synced
 from mtb.catalog.statutory import LAST_YEAR
 from mtb.catalog.workdays import FIRST_SCHEDULE_YEAR, SOURCE_LABELS
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["catalog"])
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mtb.db import Base, UTCDateTime
+from mtb.db.engine import Base, UTCDateTime
 
 
 class CatalogVersion(Base):

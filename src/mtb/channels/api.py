@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mtb.channels.assertion import ASSERTION_ERRORS, person_of, verify_assertion
 from mtb.channels.schemas import ChannelIn, ChannelLogin, ChannelOut, KeysIn
 from mtb.channels.service import create_channel, get_channel, list_channels, replace_keys, set_active
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import ErrorOut
 from mtb.identity.auth import require_staff
 from mtb.identity.models import StaffRole, StaffUser

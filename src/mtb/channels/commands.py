@@ -108,7 +108,7 @@ def deliver(watch: Annotated[bool, typer.Option(
     """Deliver every webhook message due now (with --watch: keep going until stopped)."""
     import asyncio
 
-    from mtb.db import create_engine, create_sessionmaker
+    from mtb.db.engine import create_engine, create_sessionmaker
     from mtb.settings import get_settings
     from mtb.webhooks.delivery import deliver_due, worker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Unauthorized
 from mtb.identity import idnumber, throttle
 from mtb.identity.auth import CurrentPrincipal

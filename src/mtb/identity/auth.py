@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Forbidden, Unauthorized
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
 from mtb.identity.tokens import Principal, decode_token, ensure_not_revoked

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mtb.applications.auth import Acting, Reader
 from mtb.applications.models import Application
 from mtb.applications.service import get_readable, record
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.identity.auth import require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.interop import fhir

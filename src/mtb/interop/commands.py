@@ -16,7 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mtb.catalog.workdays import load_calendar
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.interop.export import export_fhir
 from mtb.interop.tables import (
     APPLICATION_COLUMNS,

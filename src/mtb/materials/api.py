@@ -13,7 +13,7 @@ from mtb.applications.schemas import MaterialOut
 from mtb.applications.service import get_readable, get_writable
 from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.materials.download import material_response
 from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
 from mtb.materials.storage import Storage

@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 import typer
 from sqlalchemy import select
 
-from mtb.db import create_engine, create_sessionmaker
+from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.doctor import file_sha256
 from mtb.materials.models import Material
 from mtb.materials.storage import Storage, StorageUnavailable, copy_to_spool, parse_storage_url, storage_at

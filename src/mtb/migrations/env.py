@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from mtb.db import create_engine, is_sqlite
+from mtb.db.engine import create_engine, is_sqlite
 from mtb.models import Base
 
 config = context.config

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}

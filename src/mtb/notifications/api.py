@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from mtb.db import MAX_OFFSET, DBSession
+from mtb.db.engine import MAX_OFFSET, DBSession
 from mtb.identity.auth import CurrentPerson
 from mtb.notifications.service import list_for, mark_read
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mtb.db import Base, UTCDateTime
+from mtb.db.engine import Base, UTCDateTime
 
 
 class Notification(Base):

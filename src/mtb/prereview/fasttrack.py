@@ -30,6 +30,7 @@ from mtb.applications.service import check_rules, missing_materials, set_status
 from mtb.applications.states import Status
 from mtb.catalog.models import CatalogVersion
 from mtb.catalog.service import ActiveCatalog, catalog_by_version_id
+from mtb.db.sqlite_loop import off_loop
 from mtb.errors import MTBError
 from mtb.materials.models import Material
 from mtb.prereview.models import MaterialPrereview, PrereviewStatus
@@ -37,7 +38,6 @@ from mtb.review.approval import Approver, approve, two_stage, unchecked_material
 from mtb.review.models import ReviewDecision
 from mtb.review.schemas import MaterialVerdictIn
 from mtb.settings import Settings
-from mtb.sqlite_loop import off_loop
 
 log = logging.getLogger("mtb.prereview")
 BATCH = 100

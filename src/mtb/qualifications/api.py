@@ -11,7 +11,7 @@ from sqlalchemy import select
 from mtb.applications.actors import Actor
 from mtb.applications.schemas import ApplicationOut
 from mtb.applications.views import application_out
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import NotFound
 from mtb.identity.auth import CurrentPerson, require_staff
 from mtb.identity.models import StaffRole, StaffUser

@@ -27,8 +27,8 @@ from mtb.deprecation import deprecated
 from mtb.direct.applications import catalog_document
 from mtb.direct.eligibility import Filing, eligibility_facts
 from mtb.direct.params import header, hot_route_openapi, query_model
-from mtb.edge import LOG_FIELDS
 from mtb.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from mtb.http.edge import LOG_FIELDS
 from mtb.identity import idnumber
 from mtb.qualifications.keys import hash_key
 from mtb.qualifications.ratelimit import KeyRate
@@ -146,7 +146,7 @@ async def _answer(request: Request, x_api_key: str, query: EligibilityQuery) -> 
     here = [q for q in facts.filings if q.hospital_code == facts.hospital_code]  # nothing of other hospitals
     covering = next((q for q in here if covers(q, day)), None)
     reason = None if covering is not None else _not_covered_reason(here, day)
-    setattr(request.state, LOG_FIELDS, {  # in the request's access line (mtb/edge.py)
+    setattr(request.state, LOG_FIELDS, {  # in the request's access line (mtb/http/edge.py)
         "hospital": facts.hospital_code, "id_number": idnumber.mask(number), "disease": disease_code,
         "on": day.isoformat(), "eligible": reason is None, "reason": reason})
     qualification = None

@@ -5,7 +5,7 @@ LOCKED` on PostgreSQL (ignored on SQLite, which has one writer); an expiry is a 
 conditional UPDATE lets one worker act on a row (a renewal or revocation that got there first wins); a
 reminder is an insert guarded by a primary key, so it goes out once, in the same transaction as its
 notice. The selections scan (no index serves "active and due"): on SQLite they run off the event loop
-(`off_loop`, mtb/sqlite_loop.py), 0.1–0.5 s each at 1 M.
+(`off_loop`, mtb/db/sqlite_loop.py), 0.1–0.5 s each at 1 M.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import SYSTEM
+from mtb.db.sqlite_loop import off_loop
 from mtb.qualifications.models import Qualification, ReminderSent
 from mtb.qualifications.notices import remind
 from mtb.qualifications.service import QualificationChanged, add_event, set_status
 from mtb.qualifications.states import Action, Status
-from mtb.sqlite_loop import off_loop
 from mtb.timeutil import utcnow
 
 BATCH = 500

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.catalog.service import active_catalogs
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Unauthorized, Unprocessable
 from mtb.qualifications.models import HospitalKey
 from mtb.timeutil import utcnow

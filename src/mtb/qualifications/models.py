@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mtb.db import Base, UTCDateTime
+from mtb.db.engine import Base, UTCDateTime
 
 
 class QualificationStatus(StrEnum):

@@ -15,7 +15,7 @@ from mtb.applications.schemas import ApplicationOut
 from mtb.applications.service import get_readable
 from mtb.applications.states import Status
 from mtb.applications.views import application_out
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.direct.params import hot_route_openapi, query_model
 from mtb.direct.staff import staff_of
 from mtb.errors import NotFound

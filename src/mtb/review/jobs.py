@@ -15,7 +15,7 @@ from mtb.applications.actors import SYSTEM
 from mtb.applications.models import Application
 from mtb.applications.service import record
 from mtb.applications.states import Status
-from mtb.sqlite_loop import off_loop
+from mtb.db.sqlite_loop import off_loop
 
 BATCH = 500
 

@@ -29,7 +29,7 @@ from mtb.catalog.models import CalendarYear, CatalogVersion
 from mtb.catalog.service import ActiveCatalog, active_catalog, load_catalogs
 from mtb.catalog.statutory import LAST_YEAR
 from mtb.catalog.workdays import FIRST_SCHEDULE_YEAR, SOURCE_LABELS, YearTable
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Conflict, MTBError, NotFound
 from mtb.identity import idnumber
 from mtb.identity.models import StaffRole, StaffUser

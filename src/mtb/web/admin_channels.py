@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mtb.channels.service import list_channels
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.web.admin import _admin, _page
 from mtb.web.core import redirect, verify_csrf
 from mtb.webhooks.events import EventType

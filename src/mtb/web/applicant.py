@@ -21,7 +21,7 @@ from mtb.applications.service import create_application, list_readable
 from mtb.applications.views import application_summary
 from mtb.catalog.api import disease_out
 from mtb.catalog.service import active_catalog, active_catalogs
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import MTBError
 from mtb.identity import idnumber
 from mtb.identity.api import real_name_login

@@ -31,9 +31,9 @@ from mtb.applications.states import Status
 from mtb.catalog.document import CatalogDocument
 from mtb.catalog.service import catalog_by_version_id
 from mtb.catalog.workdays import WorkdayCalendar
+from mtb.db.sqlite_loop import off_loop
 from mtb.review.models import ReviewDecision
 from mtb.settings import get_settings
-from mtb.sqlite_loop import off_loop
 from mtb.timeutil import local_date
 
 OUTCOMES = {"approve": "审核通过", "return": "退回补正", "reject": "不予通过"}

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from mtb.channels.service import get_channel
-from mtb.db import MAX_OFFSET, DBSession
+from mtb.db.engine import MAX_OFFSET, DBSession
 from mtb.identity.auth import require_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.webhooks.models import MessageStatus

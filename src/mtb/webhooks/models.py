@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mtb.db import Base, UTCDateTime
+from mtb.db.engine import Base, UTCDateTime
 
 
 class MessageStatus(StrEnum):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('source_file', sa.String(length=500), nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
-    sa.Column('loaded_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('loaded_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_catalog_versions')),
     sa.UniqueConstraint('region_code', 'effective_from', name=op.f('uq_catalog_versions_region_code_effective_from')),
     sa.UniqueConstraint('region_code', 'version', name=op.f('uq_catalog_versions_region_code_version'))
@@ -46,8 +46,8 @@ def upgrade() -> None:
     sa.Column('insurance_type', sa.String(length=16), nullable=False),
     sa.Column('region_code', sa.String(length=6), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_insured_persons')),
     sa.UniqueConstraint('id_number_hash', name=op.f('uq_insured_persons_id_number_hash'))
     )
@@ -57,8 +57,8 @@ def upgrade() -> None:
     op.create_table('login_throttle',
     sa.Column('key', sa.String(length=100), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('window_started_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('blocked_until', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('window_started_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('blocked_until', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttle'))
     )
     op.create_table('staff_users',
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('region_code', sa.String(length=6), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_users_username'))
     )

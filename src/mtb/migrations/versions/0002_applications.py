@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -35,9 +35,9 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=True),
-    sa.Column('submitted_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['beneficiary_id'], ['insured_persons.id'], name=op.f('fk_applications_beneficiary_id_insured_persons')),
     sa.ForeignKeyConstraint(['catalog_version_id'], ['catalog_versions.id'], name=op.f('fk_applications_catalog_version_id_catalog_versions')),
     sa.ForeignKeyConstraint(['submitter_person_id'], ['insured_persons.id'], name=op.f('fk_applications_submitter_person_id_insured_persons')),
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('valid_from', sa.Date(), nullable=False),
     sa.Column('valid_until', sa.Date(), nullable=True),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['insured_persons.id'], name=op.f('fk_cross_region_filings_person_id_insured_persons')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cross_region_filings'))
     )
@@ -74,7 +74,7 @@ def upgrade() -> None:
     sa.Column('actor_id', sa.Uuid(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('round', sa.Integer(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_application_events_application_id_applications')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_application_events'))
     )
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('body', sa.JSON(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_idempotent_responses_application_id_applications')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotent_responses')),
     sa.UniqueConstraint('application_id', 'action', 'key', name=op.f('uq_idempotent_responses_application_id_action_key'))
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.Column('fields', sa.JSON(), nullable=False),
     sa.Column('uploaded_by_kind', sa.String(length=16), nullable=False),
     sa.Column('uploaded_by_id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_materials_application_id_applications')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_materials'))
     )
@@ -123,8 +123,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_notifications_application_id_applications')),
     sa.ForeignKeyConstraint(['person_id'], ['insured_persons.id'], name=op.f('fk_notifications_person_id_insured_persons')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))

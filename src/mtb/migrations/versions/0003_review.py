@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -29,12 +29,12 @@ def upgrade() -> None:
     sa.Column('hospital_code', sa.String(length=64), nullable=False),
     sa.Column('insurance_type', sa.String(length=16), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('effective_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('effective_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.Column('effective_from', sa.Date(), nullable=False),
     sa.Column('valid_until', sa.Date(), nullable=True),
     sa.Column('review_period_years', sa.Integer(), nullable=True),
     sa.Column('benefits', sa.JSON(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_qualifications_application_id_applications')),
     sa.ForeignKeyConstraint(['catalog_version_id'], ['catalog_versions.id'], name=op.f('fk_qualifications_catalog_version_id_catalog_versions')),
     sa.ForeignKeyConstraint(['person_id'], ['insured_persons.id'], name=op.f('fk_qualifications_person_id_insured_persons')),
@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('material_verdicts', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('reviewer_id', sa.Uuid(), nullable=False),
-    sa.Column('decided_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_review_decisions_application_id_applications')),
     sa.ForeignKeyConstraint(['reviewer_id'], ['staff_users.id'], name=op.f('fk_review_decisions_reviewer_id_staff_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review_decisions'))
@@ -69,9 +69,9 @@ def upgrade() -> None:
     sa.Column('application_id', sa.Uuid(), nullable=False),
     sa.Column('region_code', sa.String(length=6), nullable=False),
     sa.Column('decision_id', sa.Uuid(), nullable=False),
-    sa.Column('drawn_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('drawn_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.Column('checked_by_id', sa.Uuid(), nullable=True),
-    sa.Column('checked_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.Column('result', sa.String(length=16), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_quality_samples_application_id_applications')),
@@ -89,7 +89,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_by_id', sa.Uuid(), nullable=True))
-        batch_op.add_column(sa.Column('claimed_at', mtb.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('pending_approval_by_id', sa.Uuid(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_applications_pending_approval_by_id_staff_users'), 'staff_users', ['pending_approval_by_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_applications_claimed_by_id_staff_users'), 'staff_users', ['claimed_by_id'], ['id'])

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -25,8 +25,8 @@ def upgrade() -> None:
     sa.Column('region_code', sa.String(length=6), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hospital_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_hospital_keys_key_hash'))
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('actor_id', sa.Uuid(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=True),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['qualification_id'], ['qualifications.id'], name=op.f('fk_qualification_events_qualification_id_qualifications')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qualification_events'))
     )
@@ -51,7 +51,7 @@ def upgrade() -> None:
     op.create_table('reminders_sent',
     sa.Column('qualification_id', sa.Uuid(), nullable=False),
     sa.Column('days_before', sa.Integer(), nullable=False),
-    sa.Column('sent_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['qualification_id'], ['qualifications.id'], name=op.f('fk_reminders_sent_qualification_id_qualifications')),
     sa.PrimaryKeyConstraint('qualification_id', 'days_before', name=op.f('pk_reminders_sent'))
     )

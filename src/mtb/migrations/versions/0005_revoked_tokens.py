@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0005'
 down_revision: str | None = '0004'
@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('revoked_tokens',
     sa.Column('jti', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('jti', name=op.f('pk_revoked_tokens'))
     )
     with op.batch_alter_table('revoked_tokens', schema=None) as batch_op:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0007'
 down_revision: str | None = '0006'
@@ -27,14 +27,14 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('claimed_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.Column('engine', sa.String(length=64), nullable=True),
     sa.Column('readable', sa.Boolean(), nullable=True),
     sa.Column('extracted', sa.JSON(), nullable=False),
     sa.Column('findings', sa.JSON(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=True),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'],
                             name=op.f('fk_material_prereviews_application_id_applications')),
     sa.ForeignKeyConstraint(['material_id'], ['materials.id'], ondelete='SET NULL',

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0010'
 down_revision: str | None = '0009'
@@ -27,8 +27,8 @@ def upgrade() -> None:
     sa.Column('catalog_channel', sa.String(length=64), nullable=True),
     sa.Column('keys', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channels')),
     sa.UniqueConstraint('code', name=op.f('uq_channels_code'))
     )
@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.create_table('channel_assertions',
     sa.Column('channel_id', sa.Uuid(), nullable=False),
     sa.Column('jti', sa.String(length=128), nullable=False),
-    sa.Column('expires_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_channel_assertions_channel_id_channels'),
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('channel_id', 'jti', name=op.f('pk_channel_assertions'))

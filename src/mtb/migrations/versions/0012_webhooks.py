@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0012'
 down_revision: str | None = '0011'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=128), nullable=False),
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_webhook_endpoints_channel_id_channels'),
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
@@ -43,11 +43,11 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.Column('redelivered_by_id', sa.Uuid(), nullable=True),
-    sa.Column('redelivered_at', mtb.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('redelivered_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'],
                             name=op.f('fk_webhook_messages_endpoint_id_webhook_endpoints'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_messages'))
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('message_id', sa.String(length=40), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
-    sa.Column('attempted_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempted_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sa.String(length=300), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['webhook_messages.id'],

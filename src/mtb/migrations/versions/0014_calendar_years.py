@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mtb.db
+import mtb.db.engine
 
 revision: str = '0014'
 down_revision: str | None = '0013'
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column('workdays', sa.JSON(), nullable=False),
         sa.Column('source', sa.String(length=500), nullable=False),
         sa.Column('entered_by', sa.String(length=200), nullable=False),
-        sa.Column('entered_at', mtb.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('entered_at', mtb.db.engine.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('year'),
     )
     with op.batch_alter_table('applications', schema=None) as batch_op:

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from mtb import sqlite_loop
+from mtb.db import sqlite_loop
+from mtb.db.sqlite_gate import WriteGate
+from mtb.db.sqlite_gate import install as install_gate
 from mtb.outage import CONNECT_TIMEOUT_SECONDS, POOL_TIMEOUT_SECONDS
-from mtb.sqlite_gate import WriteGate
-from mtb.sqlite_gate import install as install_gate
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

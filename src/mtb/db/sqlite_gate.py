@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
-from mtb.sqlite_loop import WRITE
+from mtb.db.sqlite_loop import WRITE
 
 _HELD = "mtb_write_gate"  # in the pooled connection's info: the lock this connection holds
 
