@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from mtb import timeutil
 from mtb.applications import service as app_service
+from mtb.applications.models import Application, ApplicationEvent
 from mtb.identity.models import StaffRole
+from mtb.review.jobs import release_lapsed_claims
+from mtb.review.models import ReviewDecision
 from tests.factories import Seed
 from tests.review.helpers import submitted
 from tests.web.helpers import as_staff, post_form
@@ -139,3 +145,58 @@ async def test_a_reloaded_page_keeps_the_claim_its_predecessors_beacon_would_rel
     assert last
     assert location(await post_form(client, f"/staff/applications/{app_id}/release",
                                     {"claim": last.group(1)})) == "/staff?notice=released"
+
+
+@pytest.mark.parametrize("meanwhile", ["lapsed", "released by the job", "taken by another", "decided by another"])
+async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the_decision(
+        client: httpx.AsyncClient, seed: Seed, monkeypatch: pytest.MonkeyPatch,
+        app_and_client: tuple[Any, httpx.AsyncClient], meanwhile: str) -> None:
+    """A reviewer who works on one page for longer than the claim's idle time, without a reload, still gets
+    the decision made (the claim is taken again, in the history), unless another reviewer has the
+    application now or decided it: then the answer says so, and their claim or decision stands."""
+    app = app_and_client[0]
+    monkeypatch.setattr(app.state.settings, "claim_idle_minutes", 5)
+    await seed.catalogs()
+    app_id = (await submitted(client, seed, await seed.person(name="周八")))[0]
+    reviewer = await seed.staff("rev", StaffRole.reviewer)
+    other = await seed.staff("rev2", StaffRole.reviewer)
+    await as_staff(seed, reviewer)
+    location(await post_form(client, f"/staff/applications/{app_id}/claim"))
+    page = (await client.get(f"/staff/applications/{app_id}")).text
+    stamp = re.search(r'name="claim" value="(\d+)"', page)
+    assert stamp, "the decision form carries the claim its page showed"
+    monkeypatch.setattr(timeutil, "_frozen", timeutil.utcnow() + timedelta(minutes=6))  # the claim lapsed
+    if meanwhile == "released by the job":
+        async with seed.sessionmaker() as s, s.begin():
+            assert await release_lapsed_claims(s, timeutil.utcnow(), 5) == 1
+    if meanwhile in ("taken by another", "decided by another"):
+        await as_staff(seed, other)
+        location(await post_form(client, f"/staff/applications/{app_id}/claim"))
+        if meanwhile == "decided by another":
+            location(await post_form(client, f"/staff/applications/{app_id}/decision",
+                                     {"outcome": "return", "reason": "material_unclear"}))
+        await as_staff(seed, reviewer)
+    answer = await post_form(client, f"/staff/applications/{app_id}/decision",
+                             {"outcome": "return", "reason": "material_unclear", "claim": stamp.group(1)})
+    async with seed.sessionmaker() as s:
+        row = await s.get(Application, uuid.UUID(app_id))
+        assert row is not None
+        events = [e.action for e in (await s.execute(select(ApplicationEvent).where(
+            ApplicationEvent.application_id == row.id).order_by(ApplicationEvent.id))).scalars()]
+        deciders = [d.reviewer_id for d in (await s.execute(select(ReviewDecision).where(
+            ReviewDecision.application_id == row.id))).scalars()]
+    if meanwhile in ("lapsed", "released by the job"):
+        assert location(answer) == f"/staff/applications/{app_id}"
+        assert row.status == "returned" and deciders == [reviewer.id]
+        assert events.count("claim") == 2  # taken again, attributably, before the decision
+    elif meanwhile == "taken by another":
+        assert answer.status_code == 409 and "该申请正由 rev2 审核" in answer.text
+        assert row.status == "in_review" and row.claimed_by_id == other.id
+    else:
+        assert answer.status_code == 409 and "无需审核" in answer.text
+        assert row.status == "returned" and deciders == [other.id]
+    # Without the page's claim (a reviewer who never held it), no decision without claiming first.
+    if meanwhile == "taken by another":
+        refused = await post_form(client, f"/staff/applications/{app_id}/decision",
+                                  {"outcome": "return", "reason": "material_unclear"})
+        assert refused.status_code == 409

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
 from mtb.applications.models import Application
@@ -23,7 +24,7 @@ from mtb.applications.service import create_application, get_readable, record
 from mtb.applications.states import LABELS, Status
 from mtb.applications.views import application_out, application_summary
 from mtb.catalog.service import active_catalog, catalog_by_version_id
-from mtb.db import DBSession
+from mtb.db.engine import DBSession
 from mtb.errors import Conflict, MTBError, NotFound
 from mtb.identity.api import staff_login
 from mtb.identity.models import StaffRole, StaffUser
@@ -38,6 +39,7 @@ from mtb.review.queue import SORTS, QueueFilter, QueueSearch, review_queue
 from mtb.review.schemas import DecisionIn, MaterialVerdictIn, QueuePage, ReasonIn
 from mtb.review.service import claim, decide, refresh_claim, release_if_held
 from mtb.review.workbench import claim_next, reviewer_counts
+from mtb.timeutil import utcnow
 from mtb.web import casework
 from mtb.web.core import (
     SESSION_COOKIE,
@@ -270,9 +272,12 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     except (ValidationError, ValueError):
         return await _review_page(request, session, staff, app_id, error="请选择审核结论并检查填写内容",
                                   status_code=422, f=f)
+    idle_minutes = request.app.state.settings.claim_idle_minutes
     try:
+        if form.get("claim"):  # the page was shown to this reviewer holding the claim
+            await _retake_if_lapsed(session, app, staff, idle_minutes)
         await decide(session, app, staff=staff, payload=payload, reasons=request.app.state.reasons,
-                     idle_minutes=request.app.state.settings.claim_idle_minutes,
+                     idle_minutes=idle_minutes,
                      sample_rate=request.app.state.settings.quality_sample_rate)
     except MTBError as exc:
         await undo(session, staff)
@@ -281,6 +286,15 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     if form.get("then") == "next":  # 决定并下一件
         return await _open_next(request, session, staff, f, after=None)
     return redirect(_review_url(app_id, f))
+
+
+async def _retake_if_lapsed(session: AsyncSession, app: Application, staff: StaffUser, idle_minutes: int) -> None:
+    """A claim that lapsed while its reviewer worked on the page (longer than the idle time without a load)
+    is taken again at the decision, so nothing ticked or typed is lost; unless someone else holds it now
+    (`claimed_by_other`, naming them) or it was decided meanwhile (`not_claimable`)."""
+    state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
+    if not (state.active and state.holder_id == staff.id):
+        await claim(session, app, staff=staff, idle_minutes=idle_minutes)
 
 
 @router.get("/applications/{app_id}/materials/{material_id}/file")
