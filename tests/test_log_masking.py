@@ -17,6 +17,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
+from urllib.parse import unquote_plus
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mtb.identity import idnumber
-from mtb.logs import JsonFormatter, find_ids, mask_ids
+from mtb.logs import JsonFormatter, find_ids, mask_ids, mask_query
 
 # Division codes that existed through the birth years drawn below.
 PLACES = ("110101", "110105", "110108", "310101", "420102", "429021", "440305", "510104")
@@ -280,3 +281,54 @@ def test_configured_output_is_masked_end_to_end() -> None:
     line = out.getvalue()
     assert line and list(find_ids(line)) == []
     assert json.loads(line)["v"] == idnumber.mask(number)
+
+
+def _as_read(text: str) -> str:
+    """`text` read as the server reads a typed number (idnumber.normalize)."""
+    return idnumber.normalize(text)
+
+
+def _spelled_as_the_server_reads(number: str) -> dict[str, str]:
+    """Spellings `find_ids` does not know that the server still reads as the number (NFKC, whitespace dropped)."""
+    def each(table: str) -> str:
+        return "".join(table[int(ch)] if ch.isdigit() else ch for ch in number)
+    place, rest = number[:6], number[6:]
+    return {"math-bold": each("".join(chr(0x1D7CE + i) for i in range(10))),
+            "superscript": each("⁰¹²³⁴⁵⁶⁷⁸⁹"), "circled": each("⓪①②③④⑤⑥⑦⑧⑨"),
+            "em-space": f"{place}\u2003{rest}", "four-spaces": f"{place}    {rest}"}
+
+
+@pytest.mark.parametrize("how", ["math-bold", "superscript", "circled", "em-space", "four-spaces"])
+async def test_a_number_the_server_reads_is_masked_however_it_was_spelled(how: str, client: httpx.AsyncClient) -> None:
+    """The eligibility question reads its ID number through `idnumber.normalize` (NFKC, whitespace dropped):
+    whatever it would read as a number is masked in the access line too, in the query and in the path."""
+    number = valid_number("110105", date(1949, 12, 31), 11)
+    spelled = _spelled_as_the_server_reads(number)[how]
+    assert idnumber.normalize(spelled) == number  # the server reads it as the number
+    records = Records()
+    access = logging.getLogger("mtb.app")
+    access.addHandler(records)
+    previous = access.level
+    access.setLevel(logging.INFO)
+    try:
+        await client.get("/api/v1/eligibility", params={"id_number": spelled, "disease_code": "X"},
+                         headers={"X-Api-Key": "k"})
+        await client.get(f"/api/v1/nothing/{spelled}")
+    finally:
+        access.removeHandler(records)
+        access.setLevel(previous)
+    lines = [r for r in records.records if r.getMessage() == "request"]
+    assert len(lines) == 2
+    query, path = lines[0].__dict__["query"], lines[1].__dict__["path"]
+    for text in (unquote_plus(query), path):
+        assert number not in _as_read(text), text  # the record itself never held it
+        assert list(find_ids(_as_read(text))) == [], text
+
+
+def test_a_query_sent_with_raw_utf8_digits_is_masked() -> None:
+    """A client may send the query's bytes unencoded (full-width digits as UTF-8): read as UTF-8, not latin-1."""
+    number = valid_number("110105", date(1949, 12, 31), 11)
+    wide = "".join(chr(ord(ch) - 0x30 + 0xFF10) if ch.isdigit() else "\uff38" for ch in number)
+    shown = mask_query(f"id_number={wide}&disease_code=X".encode())
+    assert shown == f"id_number={idnumber.mask(number)}&disease_code=X"
+    assert mask_query(b"on=2027-03-01&q=%E5%BC%A0") == "on=2027-03-01&q=%E5%BC%A0"  # nothing else changes

@@ -21,9 +21,11 @@ import json
 import logging
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from mtb.identity import idnumber
 
@@ -144,6 +146,39 @@ def mask_ids(text: str) -> str:
         return text
     out.append(text[last:])
     return "".join(out)
+
+
+def _read_hidden(text: str) -> str | None:
+    """`text` as MTB reads a number typed (`idnumber.normalize`: NFKC, whitespace dropped), masked, if that
+    reading holds an ID number; else None. What the server accepts as a number is masked however it was
+    spelled: 𝟏 ¹ ① (NFKC digits), an em space or four spaces between digits."""
+    read = "".join(unicodedata.normalize("NFKC", text).split())
+    if not _may_hold_id(read) or next(find_ids(read), None) is None:
+        return None
+    return mask_ids(read)
+
+
+def mask_path(path: str) -> str:
+    """A request's (decoded) path with every ID number in it masked, `find_ids`'s spellings and also any
+    the server would read as one (`_read_hidden`)."""
+    if not path.isascii() or any(c.isspace() for c in path):
+        hidden = _read_hidden(path)
+        if hidden is not None:
+            return hidden
+    return mask_ids(path)
+
+
+def mask_query(raw: bytes) -> str:
+    """A request's query string for the access line, every ID number in it masked: `mask_ids` over each
+    parameter as sent, and over its decoded value as the server reads it (`_read_hidden`), so neither a
+    URL-encoded 𝟏 nor `1101++++05...` nor raw UTF-8 digits get through."""
+    out = []
+    for part in raw.decode("utf-8", "backslashreplace").split("&"):
+        hidden = None
+        if not part.isascii() or "%" in part or "+" in part:
+            hidden = _read_hidden(unquote_plus(part))
+        out.append(hidden if hidden is not None else mask_ids(part))
+    return "&".join(out)
 
 
 def masked(value: Any) -> Any:

@@ -22,7 +22,7 @@ from http.cookies import SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mtb.deprecation import EXTENSION, deprecation_headers
-from mtb.logs import mask_ids
+from mtb.logs import mask_path, mask_query
 
 log = logging.getLogger("mtb.app")
 
@@ -111,11 +111,11 @@ class Edge:
             if self.observe is not None:
                 self.observe(scope["method"], template, status, seconds)
             if log.isEnabledFor(logging.INFO):
-                fields = {"method": scope["method"], "path": mask_ids(scope["path"]), "status": status,
+                fields = {"method": scope["method"], "path": mask_path(scope["path"]), "status": status,
                           "ms": round(seconds * 1000, 1)}
                 query = scope.get("query_string")
                 if query:  # masked here, so not even the record holds an ID number a client sent
-                    fields["query"] = mask_ids(query.decode("latin-1"))
+                    fields["query"] = mask_query(query)
                 more = scope.get("state", {}).get(LOG_FIELDS)
                 if more:  # what the route adds to its one line (already masked by the route)
                     fields.update(more)
