@@ -165,6 +165,7 @@ async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the
     page = (await client.get(f"/staff/applications/{app_id}")).text
     stamp = re.search(r'name="claim" value="(\d+)"', page)
     assert stamp, "the decision form carries the claim its page showed"
+    assert 'name="round" value="1"' in page, "and the round it showed"
     monkeypatch.setattr(timeutil, "_frozen", timeutil.utcnow() + timedelta(minutes=6))  # the claim lapsed
     if meanwhile == "released by the job":
         async with seed.sessionmaker() as s, s.begin():
@@ -177,7 +178,8 @@ async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the
                                      {"outcome": "return", "reason": "material_unclear"}))
         await as_staff(seed, reviewer)
     answer = await post_form(client, f"/staff/applications/{app_id}/decision",
-                             {"outcome": "return", "reason": "material_unclear", "claim": stamp.group(1)})
+                             {"outcome": "return", "reason": "material_unclear", "claim": stamp.group(1),
+                              "round": "1"})
     async with seed.sessionmaker() as s:
         row = await s.get(Application, uuid.UUID(app_id))
         assert row is not None
@@ -200,3 +202,47 @@ async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the
         refused = await post_form(client, f"/staff/applications/{app_id}/decision",
                                   {"outcome": "return", "reason": "material_unclear"})
         assert refused.status_code == 409
+
+
+@pytest.mark.parametrize("meanwhile", ["submitted again", "submitted again, claimed and released"])
+async def test_a_page_of_an_earlier_round_does_not_take_the_application_again(
+        client: httpx.AsyncClient, seed: Seed, monkeypatch: pytest.MonkeyPatch,
+        app_and_client: tuple[Any, httpx.AsyncClient], meanwhile: str) -> None:
+    """The lapsed claim is taken again only for the round the page showed: returned by another reviewer and
+    submitted again since, the application is another round (other materials) and the old page decides
+    nothing; the answer asks for a reload."""
+    app = app_and_client[0]
+    monkeypatch.setattr(app.state.settings, "claim_idle_minutes", 5)
+    await seed.catalogs()
+    app_id, applicant = await submitted(client, seed, await seed.person(name="吴九"))
+    reviewer = await seed.staff("rev", StaffRole.reviewer)
+    other = await seed.staff("rev2", StaffRole.reviewer)
+    await as_staff(seed, reviewer)
+    location(await post_form(client, f"/staff/applications/{app_id}/claim"))
+    page = (await client.get(f"/staff/applications/{app_id}")).text
+    stamp = re.search(r'name="claim" value="(\d+)"', page)
+    assert stamp
+    monkeypatch.setattr(timeutil, "_frozen", timeutil.utcnow() + timedelta(minutes=6))  # the claim lapsed
+    await as_staff(seed, other)
+    location(await post_form(client, f"/staff/applications/{app_id}/claim"))
+    location(await post_form(client, f"/staff/applications/{app_id}/decision",
+                             {"outcome": "return", "reason": "material_unclear"}))
+    client.cookies.clear()
+    again = await client.post(f"/api/v1/applications/{app_id}/submit", headers=applicant)
+    assert again.status_code == 200 and again.json()["round"] == 2, again.text
+    if meanwhile == "submitted again, claimed and released":
+        await as_staff(seed, other)
+        location(await post_form(client, f"/staff/applications/{app_id}/claim"))
+        location(await post_form(client, f"/staff/applications/{app_id}/release"))
+    await as_staff(seed, reviewer)
+    answer = await post_form(client, f"/staff/applications/{app_id}/decision",
+                             {"outcome": "reject", "reason": "material_unclear", "claim": stamp.group(1),
+                              "round": "1"})
+    assert answer.status_code == 409 and "请刷新页面" in answer.text
+    async with seed.sessionmaker() as s:
+        row = await s.get(Application, uuid.UUID(app_id))
+        assert row is not None and row.round == 2 and row.claimed_by_id is None
+        assert row.status == ("submitted" if meanwhile == "submitted again" else "in_review")
+        deciders = [d.reviewer_id for d in (await s.execute(select(ReviewDecision).where(
+            ReviewDecision.application_id == row.id))).scalars()]
+    assert deciders == [other.id]

@@ -275,7 +275,7 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     idle_minutes = request.app.state.settings.claim_idle_minutes
     try:
         if form.get("claim"):  # the page was shown to this reviewer holding the claim
-            await _retake_if_lapsed(session, app, staff, idle_minutes)
+            await _retake_if_lapsed(session, app, staff, idle_minutes, shown_round=str(form.get("round") or ""))
         await decide(session, app, staff=staff, payload=payload, reasons=request.app.state.reasons,
                      idle_minutes=idle_minutes,
                      sample_rate=request.app.state.settings.quality_sample_rate)
@@ -288,13 +288,18 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     return redirect(_review_url(app_id, f))
 
 
-async def _retake_if_lapsed(session: AsyncSession, app: Application, staff: StaffUser, idle_minutes: int) -> None:
+async def _retake_if_lapsed(session: AsyncSession, app: Application, staff: StaffUser, idle_minutes: int, *,
+                            shown_round: str) -> None:
     """A claim that lapsed while its reviewer worked on the page (longer than the idle time without a load)
     is taken again at the decision, so nothing ticked or typed is lost; unless someone else holds it now
-    (`claimed_by_other`, naming them) or it was decided meanwhile (`not_claimable`)."""
+    (`claimed_by_other`, naming them), it was decided meanwhile (`not_claimable`), or it was decided and
+    submitted again since the page was shown (`page_outdated`: the page shows an earlier round's materials)."""
     state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
-    if not (state.active and state.holder_id == staff.id):
-        await claim(session, app, staff=staff, idle_minutes=idle_minutes)
+    if state.active and state.holder_id == staff.id:
+        return
+    if shown_round != str(app.round):
+        raise Conflict("page_outdated", f"该申请已重新提交（第 {app.round} 次提交），请刷新页面查看后再审核")
+    await claim(session, app, staff=staff, idle_minutes=idle_minutes)
 
 
 @router.get("/applications/{app_id}/materials/{material_id}/file")
