@@ -184,3 +184,28 @@ def test_refuses_a_disease_field_written_twice_and_an_unhashable_key() -> None:
     twice = text.replace(first, f"{first}\n    code: {disease['code']}", 1)
     assert "written twice" in refuse(None, raw=twice.encode())[0][2]
     assert "not valid YAML" in refuse(None, raw=b"? [a, b]\n: 1\n")[0][2]  # a key that is a list
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("effective_from: 2025-02-30\n", 1),  # a date that does not exist: a typo, not a traceback
+    ("region:\n  code: '110000'\nreview_due_working_days: " + "9" * 5000 + "\n", 3),  # too long to read
+    ("[" * 100_000 + "]" * 100_000 + "\n", None),  # deeper than Python's stack
+    ("a: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", None),
+])
+def test_yaml_that_cannot_be_read_is_refused_not_a_traceback(text: str, line: int | None) -> None:
+    """`mtb catalog load` and the administrator's upload list it as a problem (a traceback, a 500 before)."""
+    (problem,) = refuse(None, raw=text.encode())
+    assert "not valid YAML" in problem[2] and len(problem[2]) < 300, problem
+    if line is not None:
+        assert problem[1].startswith(f"line {line},"), problem
+
+
+def test_merge_keys_are_read_as_yaml_defines_them() -> None:
+    """`<<: *anchor` is YAML (a mapping's own key wins over a merged one), not a key written twice; the
+    same key written twice beside a merge is still refused."""
+    text = (CATALOG_DIR / "110000-2025.1.yaml").read_text("utf-8")
+    merged = text.replace("region:\n", "region: &region\n", 1) + "x_region:\n  <<: *region\n  name: 别名\n"
+    problems = refuse(None, raw=merged.encode())  # the catalog has no x_region: refused by the schema only
+    assert [p[1] for p in problems] == ["x_region"], problems
+    twice = text.replace("region:\n", "base: &b {program: x}\nregion:\n  <<: *b\n  program: y\n  program: z\n", 1)
+    assert "written twice" in refuse(None, raw=twice.encode())[0][2]
