@@ -9,7 +9,10 @@ from datetime import date
 
 import httpx
 import pytest
+from fastapi import Request
+from fastapi.responses import PlainTextResponse
 
+from mtb.http.edge import LOG_FIELDS
 from mtb.identity import idnumber
 from mtb.identity.models import StaffRole
 from mtb.qualifications.keys import create_hospital_key
@@ -80,3 +83,27 @@ async def test_a_refused_question_is_one_plain_access_line(
         assert [r.getMessage() for r in mine] == ["request"]
         assert "id_number" not in mine[0].__dict__  # nothing was answered about anybody
         assert all(body["id_number"] not in str(r.__dict__) for r in mine)
+
+
+async def test_a_route_cannot_replace_the_access_lines_own_fields(client: httpx.AsyncClient,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A route's fields go beside the edge's (method, path, status, ms) and a record's own attributes, never
+    in their place: a route cannot hide the real status, and a field named like `name` or `msg` is dropped
+    instead of failing the log call."""
+    app = client._transport.app  # type: ignore[attr-defined]
+
+    async def noisy(request: Request) -> PlainTextResponse:
+        setattr(request.state, LOG_FIELDS, {"status": 200, "path": "/elsewhere", "msg": "x", "name": "y",
+                                            "args": (1,), "note": "kept"})
+        return PlainTextResponse("no", status_code=418)
+
+    app.add_api_route("/test-noisy-log", noisy, methods=["GET"])
+    app.router.routes.insert(0, app.router.routes.pop())  # before the pages' catch-all routes
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        answer = await client.get("/test-noisy-log")
+    assert answer.status_code == 418
+    line = [r for r in caplog.records if r.name == "mtb.app" and r.getMessage() == "request"]
+    assert len(line) == 1
+    assert (line[0].status, line[0].path, line[0].note, line[0].name) == (  # type: ignore[attr-defined]
+        418, "/test-noisy-log", "kept", "mtb.app")

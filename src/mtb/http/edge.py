@@ -30,6 +30,8 @@ log = logging.getLogger("mtb.app")
 # answer) leaves the fields in `request.state.log_fields`; they go into the request's one access line, so a
 # request costs one log record, not two.
 LOG_FIELDS = "log_fields"
+# A LogRecord's own attributes: `extra` may not name them (logging raises KeyError).
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 # No inline script or style; images may come from blob: (previews before upload).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -118,5 +120,7 @@ class Edge:
                     fields["query"] = mask_query(query)
                 more = scope.get("state", {}).get(LOG_FIELDS)
                 if more:  # what the route adds to its one line (already masked by the route)
-                    fields.update(more)
+                    for key, value in more.items():  # never in place of the edge's own, nor a record's
+                        if key not in fields and key not in _RECORD_ATTRIBUTES:
+                            fields[key] = value
                 log.info("request", extra=fields)
