@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -147,17 +148,23 @@ async def test_a_reloaded_page_keeps_the_claim_its_predecessors_beacon_would_rel
                                     {"claim": last.group(1)})) == "/staff?notice=released"
 
 
-@pytest.mark.parametrize("meanwhile", ["lapsed", "released by the job", "taken by another", "decided by another"])
-async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the_decision(
-        client: httpx.AsyncClient, seed: Seed, monkeypatch: pytest.MonkeyPatch,
-        app_and_client: tuple[Any, httpx.AsyncClient], meanwhile: str) -> None:
-    """A reviewer who works on one page for longer than the claim's idle time, without a reload, still gets
-    the decision made (the claim is taken again, in the history), unless another reviewer has the
-    application now or decided it: then the answer says so, and their claim or decision stands."""
-    app = app_and_client[0]
+@dataclass
+class LapsedPage:
+    app_id: str
+    applicant: dict[str, str]
+    reviewer: Any
+    other: Any
+    page: str
+    stamp: str
+
+
+async def a_page_whose_claim_lapsed(client: httpx.AsyncClient, seed: Seed, monkeypatch: pytest.MonkeyPatch,
+                                    app: Any, name: str) -> LapsedPage:
+    """A reviewer claims an application and opens its page; then the claim lapses (idle time 5 minutes, the
+    clock 6 minutes on). Another reviewer exists."""
     monkeypatch.setattr(app.state.settings, "claim_idle_minutes", 5)
     await seed.catalogs()
-    app_id = (await submitted(client, seed, await seed.person(name="周八")))[0]
+    app_id, applicant = await submitted(client, seed, await seed.person(name=name))
     reviewer = await seed.staff("rev", StaffRole.reviewer)
     other = await seed.staff("rev2", StaffRole.reviewer)
     await as_staff(seed, reviewer)
@@ -165,8 +172,20 @@ async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the
     page = (await client.get(f"/staff/applications/{app_id}")).text
     stamp = re.search(r'name="claim" value="(\d+)"', page)
     assert stamp, "the decision form carries the claim its page showed"
-    assert 'name="round" value="1"' in page, "and the round it showed"
     monkeypatch.setattr(timeutil, "_frozen", timeutil.utcnow() + timedelta(minutes=6))  # the claim lapsed
+    return LapsedPage(app_id, applicant, reviewer, other, page, stamp.group(1))
+
+
+@pytest.mark.parametrize("meanwhile", ["lapsed", "released by the job", "taken by another", "decided by another"])
+async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the_decision(
+        client: httpx.AsyncClient, seed: Seed, monkeypatch: pytest.MonkeyPatch,
+        app_and_client: tuple[Any, httpx.AsyncClient], meanwhile: str) -> None:
+    """A reviewer who works on one page for longer than the claim's idle time, without a reload, still gets
+    the decision made (the claim is taken again, in the history), unless another reviewer has the
+    application now or decided it: then the answer says so, and their claim or decision stands."""
+    lapsed = await a_page_whose_claim_lapsed(client, seed, monkeypatch, app_and_client[0], "周八")
+    app_id, reviewer, other, page = lapsed.app_id, lapsed.reviewer, lapsed.other, lapsed.page
+    assert 'name="round" value="1"' in page, "and the round it showed"
     if meanwhile == "released by the job":
         async with seed.sessionmaker() as s, s.begin():
             assert await release_lapsed_claims(s, timeutil.utcnow(), 5) == 1
@@ -178,7 +197,7 @@ async def test_a_claim_that_lapsed_while_the_page_was_open_is_taken_again_at_the
                                      {"outcome": "return", "reason": "material_unclear"}))
         await as_staff(seed, reviewer)
     answer = await post_form(client, f"/staff/applications/{app_id}/decision",
-                             {"outcome": "return", "reason": "material_unclear", "claim": stamp.group(1),
+                             {"outcome": "return", "reason": "material_unclear", "claim": lapsed.stamp,
                               "round": "1"})
     async with seed.sessionmaker() as s:
         row = await s.get(Application, uuid.UUID(app_id))
@@ -211,18 +230,8 @@ async def test_a_page_of_an_earlier_round_does_not_take_the_application_again(
     """The lapsed claim is taken again only for the round the page showed: returned by another reviewer and
     submitted again since, the application is another round (other materials) and the old page decides
     nothing; the answer asks for a reload."""
-    app = app_and_client[0]
-    monkeypatch.setattr(app.state.settings, "claim_idle_minutes", 5)
-    await seed.catalogs()
-    app_id, applicant = await submitted(client, seed, await seed.person(name="吴九"))
-    reviewer = await seed.staff("rev", StaffRole.reviewer)
-    other = await seed.staff("rev2", StaffRole.reviewer)
-    await as_staff(seed, reviewer)
-    location(await post_form(client, f"/staff/applications/{app_id}/claim"))
-    page = (await client.get(f"/staff/applications/{app_id}")).text
-    stamp = re.search(r'name="claim" value="(\d+)"', page)
-    assert stamp
-    monkeypatch.setattr(timeutil, "_frozen", timeutil.utcnow() + timedelta(minutes=6))  # the claim lapsed
+    lapsed = await a_page_whose_claim_lapsed(client, seed, monkeypatch, app_and_client[0], "吴九")
+    app_id, applicant, reviewer, other = lapsed.app_id, lapsed.applicant, lapsed.reviewer, lapsed.other
     await as_staff(seed, other)
     location(await post_form(client, f"/staff/applications/{app_id}/claim"))
     location(await post_form(client, f"/staff/applications/{app_id}/decision",
@@ -236,7 +245,7 @@ async def test_a_page_of_an_earlier_round_does_not_take_the_application_again(
         location(await post_form(client, f"/staff/applications/{app_id}/release"))
     await as_staff(seed, reviewer)
     answer = await post_form(client, f"/staff/applications/{app_id}/decision",
-                             {"outcome": "reject", "reason": "material_unclear", "claim": stamp.group(1),
+                             {"outcome": "reject", "reason": "material_unclear", "claim": lapsed.stamp,
                               "round": "1"})
     assert answer.status_code == 409 and "请刷新页面" in answer.text
     async with seed.sessionmaker() as s:
