@@ -16,6 +16,7 @@ import logging
 import random
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from urllib.parse import unquote_plus
 
@@ -197,16 +198,8 @@ def test_a_number_with_a_wrong_check_digit_is_masked_too(spelling: tuple[str, st
                                  "/staff?q=110105%201980%200101%20901X", "/staff?q=110105-19800101-9011",
                                  "/api/v1/regions/110105198001019012", "/api/v1/regions/110105 19800101 9012"])
 async def test_the_access_line_masks_a_number_with_a_wrong_check_digit(url: str, client: httpx.AsyncClient) -> None:
-    records = Records()
-    access = logging.getLogger("mtb.app")
-    access.addHandler(records)
-    previous = access.level
-    access.setLevel(logging.INFO)
-    try:
+    with access_lines() as records:
         await client.get(url, headers={"X-Api-Key": "k"})
-    finally:
-        access.removeHandler(records)
-        access.setLevel(previous)
     lines = [r for r in records.records if r.getMessage() == "request"]
     assert len(lines) == 1
     line = JsonFormatter().format(lines[0])
@@ -236,20 +229,27 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
-@pytest.mark.parametrize(("number", "spelled"), list(renderings(24)))
-async def test_the_access_line_masks_path_and_query_as_the_record_is_made(
-        number: str, spelled: str, client: httpx.AsyncClient) -> None:
+@contextmanager
+def access_lines() -> Iterator[Records]:
+    """The records of the access logger (`mtb.app`) at INFO while the block runs."""
     records = Records()
     access = logging.getLogger("mtb.app")
     access.addHandler(records)
     previous = access.level
     access.setLevel(logging.INFO)
     try:
-        await client.get(f"/api/v1/eligibility?id_number={spelled}&disease_code=X", headers={"X-Api-Key": "k"})
-        await client.get(f"/api/v1/nothing/{spelled}?q={spelled}")
+        yield records
     finally:
         access.removeHandler(records)
         access.setLevel(previous)
+
+
+@pytest.mark.parametrize(("number", "spelled"), list(renderings(24)))
+async def test_the_access_line_masks_path_and_query_as_the_record_is_made(
+        number: str, spelled: str, client: httpx.AsyncClient) -> None:
+    with access_lines() as records:
+        await client.get(f"/api/v1/eligibility?id_number={spelled}&disease_code=X", headers={"X-Api-Key": "k"})
+        await client.get(f"/api/v1/nothing/{spelled}?q={spelled}")
     lines = [r for r in records.records if r.getMessage() == "request"]
     assert len(lines) == 2
     for record in lines:
@@ -305,18 +305,10 @@ async def test_a_number_the_server_reads_is_masked_however_it_was_spelled(how: s
     number = valid_number("110105", date(1949, 12, 31), 11)
     spelled = _spelled_as_the_server_reads(number)[how]
     assert idnumber.normalize(spelled) == number  # the server reads it as the number
-    records = Records()
-    access = logging.getLogger("mtb.app")
-    access.addHandler(records)
-    previous = access.level
-    access.setLevel(logging.INFO)
-    try:
+    with access_lines() as records:
         await client.get("/api/v1/eligibility", params={"id_number": spelled, "disease_code": "X"},
                          headers={"X-Api-Key": "k"})
         await client.get(f"/api/v1/nothing/{spelled}")
-    finally:
-        access.removeHandler(records)
-        access.setLevel(previous)
     lines = [r for r in records.records if r.getMessage() == "request"]
     assert len(lines) == 2
     query, path = lines[0].__dict__["query"], lines[1].__dict__["path"]
