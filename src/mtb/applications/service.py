@@ -18,7 +18,7 @@ from mtb.applications.actors import Actor, readable_by
 from mtb.applications.case_number import next_case_number
 from mtb.applications.eligibility import Choice, check_choice, check_not_already_applied, check_person
 from mtb.applications.models import Application, ApplicationEvent, IdempotentResponse
-from mtb.applications.schemas import ApplicationCreate
+from mtb.applications.schemas import RELATION_LABELS, ApplicationCreate
 from mtb.applications.states import ALLOWED, EDITABLE, LABELS, Status
 from mtb.catalog.calendar import synced
 from mtb.catalog.service import ActiveCatalog, active_catalog, catalog_by_version_id
@@ -169,7 +169,7 @@ async def _announce(session: AsyncSession, app: Application, to: Status, reason:
     catalog = await catalog_by_version_id(session, app.catalog_version_id)
     disease = catalog.document.disease(app.disease_code)
     what = disease.name if disease else app.disease_code
-    body = f"您的{what}{catalog.document.region.program}申请状态：{LABELS[to]}。"
+    body = f"{what}{catalog.document.region.program}申请状态：{LABELS[to]}。"
     if app.case_number:
         body += f"受理编号：{app.case_number}。"
     if to == Status.submitted and app.due_date is not None:
@@ -177,11 +177,13 @@ async def _announce(session: AsyncSession, app: Application, to: Status, reason:
         body += "（节假日安排尚未公布，按法定节假日推算）。" if app.due_date_provisional else "。"
     if reason:
         body += f"说明：{reason}"
-    people = {app.beneficiary_id, app.submitter_person_id} - {None}
-    for person_id in people:
-        assert person_id is not None
+    # Worded from each reader's side: the beneficiary's own application, or the one an agent files for them.
+    people = {app.beneficiary_id: "您的"}
+    if app.submitter_person_id is not None and app.submitter_person_id != app.beneficiary_id:
+        people[app.submitter_person_id] = f"您为{RELATION_LABELS.get(app.relation, '他人')}代办的"
+    for person_id, whose in people.items():
         await notify(session, Message(person_id=person_id, kind=f"application_{to.value}",
-                                      title=f"申请{LABELS[to]}", body=body, application_id=app.id))
+                                      title=f"申请{LABELS[to]}", body=whose + body, application_id=app.id))
 
 
 def ensure_editable(app: Application) -> None:
