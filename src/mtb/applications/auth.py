@@ -4,20 +4,18 @@ staff of the region read."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
 from mtb.db.engine import DBSession
-from mtb.errors import Forbidden, Unauthorized
+from mtb.errors import Forbidden
+from mtb.identity.asker import load_asker
 from mtb.identity.auth import TokenPrincipal
-from mtb.identity.models import InsuredPerson, RevokedToken, StaffRole, StaffUser
-from mtb.identity.tokens import Principal, ensure_not_revoked, token_revoked
-
-M = TypeVar("M", InsuredPerson, StaffUser)
+from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+from mtb.identity.tokens import Principal
 
 
 @dataclass(frozen=True)
@@ -28,28 +26,11 @@ class Acting:
 
 
 async def acting_of(principal: Principal, session: AsyncSession) -> Acting:
-    """Who is acting, for a principal whose token's signature and expiry are checked: one statement
-    loads the asker and tells whether the token was revoked (logout)."""
-    if principal.kind == "person":
-        person = await _asker(session, InsuredPerson, principal)
-        return Acting(Actor.of_person(person), person=person)
-    staff = await _asker(session, StaffUser, principal)
-    if not staff.active:
-        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
-    return Acting(Actor.of_staff(staff), staff=staff)
-
-
-async def _asker(session: AsyncSession, model: type[M], principal: Principal) -> M:
-    revoked = (exists().where(RevokedToken.session_id == principal.session_id)
-               if principal.session_id is not None else literal(False))
-    row = (await session.execute(select(model, revoked).where(model.id == principal.id))).first()
-    if row is None:  # the asker is gone; a revoked token still says so first
-        await ensure_not_revoked(session, principal)
-        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
-    asker, is_revoked = row
-    if is_revoked:
-        raise token_revoked()
-    return asker
+    """Who is acting, for a principal whose token's signature and expiry are checked (identity/asker.py)."""
+    asker = await load_asker(session, principal)
+    if isinstance(asker, InsuredPerson):
+        return Acting(Actor.of_person(asker), person=asker)
+    return Acting(Actor.of_staff(asker), staff=asker)
 
 
 async def _acting(principal: TokenPrincipal, session: DBSession) -> Acting:

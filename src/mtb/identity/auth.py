@@ -12,7 +12,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mtb.db.engine import DBSession
-from mtb.errors import Forbidden, Unauthorized
+from mtb.errors import Unauthorized
+from mtb.identity.asker import load_person, load_staff
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
 from mtb.identity.tokens import Principal, decode_token, ensure_not_revoked
 
@@ -53,13 +54,8 @@ def principal_of(request: Request) -> Principal:
     raise Unauthorized("not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_person(principal: CurrentPrincipal, session: DBSession) -> InsuredPerson:
-    if principal.kind != "person":
-        raise Forbidden("forbidden_role", "此功能仅限参保人本人或代办人使用")
-    person = await session.get(InsuredPerson, principal.id)
-    if person is None:
-        raise Unauthorized("token_invalid", "登录已失效，请重新登录")
-    return person
+async def current_person(principal: TokenPrincipal, session: DBSession) -> InsuredPerson:
+    return await load_person(session, principal)
 
 
 CurrentPerson = Annotated[InsuredPerson, Depends(current_person)]
@@ -67,16 +63,8 @@ CurrentPerson = Annotated[InsuredPerson, Depends(current_person)]
 
 def require_staff(*roles: StaffRole) -> Callable[..., Awaitable[StaffUser]]:
     """A dependency admitting active staff with one of `roles` (any staff role when none given)."""
-    allowed = {r.value for r in roles}
 
-    async def dependency(principal: CurrentPrincipal, session: DBSession) -> StaffUser:
-        if principal.kind != "staff":
-            raise Forbidden("forbidden_role", "此功能仅限医保经办机构工作人员使用")
-        staff = await session.get(StaffUser, principal.id)
-        if staff is None or not staff.active:
-            raise Unauthorized("token_invalid", "登录已失效，请重新登录")
-        if allowed and staff.role not in allowed:
-            raise Forbidden("forbidden_role", "您的岗位无权使用此功能")
-        return staff
+    async def dependency(principal: TokenPrincipal, session: DBSession) -> StaffUser:
+        return await load_staff(session, principal, *roles)
 
     return dependency

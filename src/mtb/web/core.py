@@ -19,11 +19,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.errors import Forbidden, MTBError
+from mtb.identity.asker import load_person, load_staff
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
 from mtb.identity.tokens import (
     Principal,
     decode_token,
-    ensure_not_revoked,
     issue_token,
     lifetime_seconds,
     revoke,
@@ -104,15 +104,16 @@ def session_principal(request: Request) -> Principal | None:
         return None
 
 
-async def _live_principal(request: Request, session: AsyncSession) -> Principal | None:
+async def _asker(request: Request, session: AsyncSession, kind: str) -> tuple[Principal | None, Any]:
+    """The page's session (its principal, or None) and the person or staff member of `kind` behind it, or
+    None when there is none, it was revoked, or the account is gone or inactive (identity/asker.py)."""
     principal = session_principal(request)
-    if principal is None:
-        return None
+    if principal is None or principal.kind != kind:
+        return principal, None
     try:
-        await ensure_not_revoked(session, principal)
+        return principal, await (load_person(session, principal) if kind == "person" else load_staff(session, principal))
     except MTBError:
-        return None
-    return principal
+        return principal, None
 
 
 async def logout_to(request: Request, session: AsyncSession, location: str) -> RedirectResponse:
@@ -142,8 +143,7 @@ def return_path(request: Request) -> str:
 async def page_person(request: Request, session: AsyncSession, *, next_path: str | None = None) -> InsuredPerson:
     """The insured person logged in on this page. A session in use is renewed (an idle timeout, like
     staff sessions); a lapsed one is sent to log in again and come back to `next_path` (default: here)."""
-    principal = await _live_principal(request, session)
-    person = await session.get(InsuredPerson, principal.id) if principal and principal.kind == "person" else None
+    principal, person = await _asker(request, session, "person")
     if person is None:
         lapsed = bool(request.cookies.get(SESSION_COOKIE)) and (principal is None or principal.kind == "person")
         raise LoginRequired("/login", next_path or return_path(request), expired=lapsed)
@@ -156,9 +156,8 @@ async def page_person(request: Request, session: AsyncSession, *, next_path: str
 
 
 async def page_staff(request: Request, session: AsyncSession, *roles: StaffRole) -> StaffUser:
-    principal = await _live_principal(request, session)
-    staff = await session.get(StaffUser, principal.id) if principal and principal.kind == "staff" else None
-    if staff is None or not staff.active:
+    principal, staff = await _asker(request, session, "staff")
+    if staff is None:
         raise LoginRequired("/staff/login", request.url.path)
     request.state.page_user = {"kind": "staff", "name": staff.username, "role": staff.role,
                                "region_code": staff.region_code}
