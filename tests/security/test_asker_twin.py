@@ -17,7 +17,7 @@ from mtb.direct.staff import staff_of
 from mtb.errors import MTBError
 from mtb.identity.asker import load_asker, load_person, load_staff
 from mtb.identity.models import RevokedToken, StaffRole, StaffUser
-from mtb.identity.tokens import Principal, new_session_id
+from mtb.identity.tokens import Principal, issue_token, new_session_id
 from mtb.timeutil import utcnow
 from tests.factories import SHENNONGJIA, Seed
 
@@ -94,3 +94,18 @@ async def test_a_person_route_and_the_asker(client: httpx.AsyncClient, seed: See
         assert either[0] == "admitted"  # the asker exists; only the route's kind refuses
     else:
         assert either == says
+
+
+async def test_the_status_route_answers_as_the_person_routes(client: httpx.AsyncClient, seed: Seed) -> None:
+    """The hot /status route settles the kind before its statement: a revoked staff token still hears 401
+    token_revoked, as on every person route, before the role's 403."""
+    await seed.catalogs()
+    for name, principal in (await principals(seed)).items():
+        auth = {"Authorization": f"Bearer {issue_token(principal)[0]}"}
+        status = await client.get(f"/api/v1/applications/{uuid.uuid4()}/status", headers=auth)
+        person_route = await client.get("/api/v1/notifications", headers=auth)
+        if person_route.status_code == 200:
+            assert status.status_code == 404, name
+        else:
+            assert (status.status_code, status.json()["error"]) == (
+                person_route.status_code, person_route.json()["error"]), name

@@ -32,6 +32,7 @@ from mtb.db.engine import MAX_OFFSET, DBSession
 from mtb.direct.applications import read_own_application, read_own_status
 from mtb.direct.params import hot_route_openapi, path_uuid
 from mtb.errors import ErrorOut, Forbidden
+from mtb.identity.asker import PERSONS_ONLY, load_person
 from mtb.identity.auth import principal_of
 from mtb.identity.throttle import IdentityGuard
 
@@ -48,8 +49,10 @@ async def read_status(request: Request) -> Any:
     polls. For the applicant or beneficiary; one statement through the direct reader."""
     principal = principal_of(request)
     application_id = path_uuid(request, "application_id")
-    if principal.kind != "person":
-        raise Forbidden("forbidden_role", "此功能仅限参保人本人或代办人使用")
+    if principal.kind != "person":  # off the hot path: a revoked token says so (401) before the role does (403)
+        async with request.app.state.sessionmaker() as session:
+            await load_person(session, principal)  # refuses every principal that is not a person's
+        raise Forbidden("forbidden_role", PERSONS_ONLY)  # not reached
     out = await read_own_status(request.app.state.direct, principal, application_id)
     return Response(out.model_dump_json(), media_type="application/json")
 
