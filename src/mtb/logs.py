@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import sys
-import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -149,10 +148,10 @@ def mask_ids(text: str) -> str:
 
 
 def _read_hidden(text: str) -> str | None:
-    """`text` as MTB reads a number typed (`idnumber.normalize`: NFKC, whitespace dropped), masked, if that
+    """`text` as MTB reads a number typed (`idnumber.unify`, the reading `normalize` makes), masked, if that
     reading holds an ID number; else None. What the server accepts as a number is masked however it was
     spelled: 𝟏 ¹ ① (NFKC digits), an em space or four spaces between digits."""
-    read = "".join(unicodedata.normalize("NFKC", text).split())
+    read = idnumber.unify(text)
     if not _may_hold_id(read) or next(find_ids(read), None) is None:
         return None
     return mask_ids(read)

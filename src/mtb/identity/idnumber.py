@@ -25,9 +25,14 @@ from stdnum.exceptions import ValidationError
 from mtb.settings import get_settings
 
 
+def unify(raw: str) -> str:
+    """Text as MTB reads typed digits: NFKC (full-width, 𝟏, ¹, ①), whitespace anywhere dropped."""
+    return "".join(unicodedata.normalize("NFKC", raw).split())
+
+
 def normalize(raw: str) -> str:
     """As typed on a phone: spaces anywhere (people group the digits), full-width digits, a lower-case x."""
-    return "".join(unicodedata.normalize("NFKC", raw).split()).upper()
+    return unify(raw).upper()
 
 
 def typing_problem(number: str) -> str | None:
