@@ -98,6 +98,20 @@ async def refresh_claim(session: AsyncSession, app: Application, *, staff: Staff
     return True
 
 
+async def retake_lapsed_claim(session: AsyncSession, app: Application, *, staff: StaffUser, idle_minutes: int,
+                              shown_round: str) -> None:
+    """A claim that lapsed while its reviewer worked on the page (longer than the idle time without a load)
+    is taken again at the decision, so nothing ticked or typed is lost; unless someone else holds it now
+    (`claimed_by_other`, naming them), it was decided meanwhile (`not_claimable`), or it was decided and
+    submitted again since the page was shown (`page_outdated`: the page shows an earlier round's materials)."""
+    state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
+    if state.active and state.holder_id == staff.id:
+        return
+    if shown_round != str(app.round):
+        raise Conflict("page_outdated", f"该申请已重新提交（第 {app.round} 次提交），请刷新页面查看后再审核")
+    await claim(session, app, staff=staff, idle_minutes=idle_minutes)
+
+
 def _check_reasons(payload: DecisionIn, reasons: ReasonList) -> list[dict[str, str]]:
     checked = []
     for i, given in enumerate(payload.reasons):

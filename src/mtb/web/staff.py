@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
 from mtb.applications.models import Application
@@ -37,9 +36,8 @@ from mtb.review.api import history as history_entries
 from mtb.review.claims import claim_stamp, claim_state
 from mtb.review.queue import SORTS, QueueFilter, QueueSearch, review_queue
 from mtb.review.schemas import DecisionIn, MaterialVerdictIn, QueuePage, ReasonIn
-from mtb.review.service import claim, decide, refresh_claim, release_if_held
+from mtb.review.service import claim, decide, refresh_claim, release_if_held, retake_lapsed_claim
 from mtb.review.workbench import claim_next, reviewer_counts
-from mtb.timeutil import utcnow
 from mtb.web import casework
 from mtb.web.core import (
     SESSION_COOKIE,
@@ -275,7 +273,8 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     idle_minutes = request.app.state.settings.claim_idle_minutes
     try:
         if form.get("claim"):  # the page was shown to this reviewer holding the claim
-            await _retake_if_lapsed(session, app, staff, idle_minutes, shown_round=str(form.get("round") or ""))
+            await retake_lapsed_claim(session, app, staff=staff, idle_minutes=idle_minutes,
+                                      shown_round=str(form.get("round") or ""))
         await decide(session, app, staff=staff, payload=payload, reasons=request.app.state.reasons,
                      idle_minutes=idle_minutes,
                      sample_rate=request.app.state.settings.quality_sample_rate)
@@ -286,20 +285,6 @@ async def decision_page(app_id: uuid.UUID, request: Request, session: DBSession)
     if form.get("then") == "next":  # 决定并下一件
         return await _open_next(request, session, staff, f, after=None)
     return redirect(_review_url(app_id, f))
-
-
-async def _retake_if_lapsed(session: AsyncSession, app: Application, staff: StaffUser, idle_minutes: int, *,
-                            shown_round: str) -> None:
-    """A claim that lapsed while its reviewer worked on the page (longer than the idle time without a load)
-    is taken again at the decision, so nothing ticked or typed is lost; unless someone else holds it now
-    (`claimed_by_other`, naming them), it was decided meanwhile (`not_claimable`), or it was decided and
-    submitted again since the page was shown (`page_outdated`: the page shows an earlier round's materials)."""
-    state = claim_state(app, idle_minutes=idle_minutes, now=utcnow())
-    if state.active and state.holder_id == staff.id:
-        return
-    if shown_round != str(app.round):
-        raise Conflict("page_outdated", f"该申请已重新提交（第 {app.round} 次提交），请刷新页面查看后再审核")
-    await claim(session, app, staff=staff, idle_minutes=idle_minutes)
 
 
 @router.get("/applications/{app_id}/materials/{material_id}/file")
