@@ -8,6 +8,7 @@ time of one execution after a warm-up.
 from __future__ import annotations
 
 import argparse
+import re
 import sqlite3
 import sys
 import time
@@ -24,27 +25,29 @@ import generate as gen
 from mtb.direct import applications as direct_apps
 from mtb.direct.eligibility import FACTS
 from mtb.direct.reader import PostgresReader, SqliteReader
+from mtb.direct.statements import Statement
 from mtb.direct.staff import STAFF
 from mtb.identity import idnumber
 from mtb.qualifications.keys import hash_key
 from mtb.review.queue import QueueFilter, queue_params, queue_sql
 
 
-def statements(size: int, reader: Any, key_hash: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
+def statements(size: int, reader: Any, key_hash: str) -> dict[str, tuple[Statement, dict[str, Any]]]:
     i = next(j for j in range(size // 2, size) if gen.status_of(j) == "approved" and gen.region_of(j) == gen.BEIJING)
-    app, person = reader.uuid_param(gen.application_uuid(i)), reader.uuid_param(gen.person_uuid(i))
+    asker = {"jti": "jti", "app": reader.uuid_param(gen.application_uuid(i)),
+             "person": reader.uuid_param(gen.person_uuid(i))}
     lookup = idnumber.lookup_hash(gen.id_number(i))
     queue = queue_sql(statuses=["submitted", "in_review"], filters=QueueFilter(), with_cursor=False)
     return {
-        "(c) status read": (direct_apps.STATUS, ("jti", person, app, person, person, True)),
-        "(c') full read: application": (direct_apps.APPLICATION, (app, person, person)),
-        "(c') full read: materials": (direct_apps.MATERIALS, (app,)),
-        "(c') full read: timeline": (direct_apps.EVENTS, (app,)),
-        "(d) eligibility": (FACTS, (reader.date_param(date(2026, 11, 25)), lookup, "BJ-TUMOR-CHEMO",
-                                    key_hash)),
-        "(e) reviewer": (STAFF, ("jti", reader.uuid_param(gen.person_uuid(0)))),
-        "(e) queue page": (queue, tuple(queue_params(reader, region_code=gen.BEIJING, filters=QueueFilter(),
-                                                     cursor=None, today=date(2026, 11, 25), limit=20))),
+        "(c) status read": (direct_apps.STATUS, asker),
+        "(c') full read: application": (direct_apps.APPLICATION, asker),
+        "(c') full read: materials": (direct_apps.MATERIALS, asker),
+        "(c') full read: timeline": (direct_apps.EVENTS, asker),
+        "(d) eligibility": (FACTS, {"day": reader.date_param(date(2026, 11, 25)), "lookup_hash": lookup,
+                                    "disease_code": "BJ-TUMOR-CHEMO", "key_hash": key_hash}),
+        "(e) reviewer": (STAFF, {"jti": "jti", "staff": reader.uuid_param(gen.person_uuid(0))}),
+        "(e) queue page": (queue, queue_params(reader, region_code=gen.BEIJING, filters=QueueFilter(),
+                                               cursor=None, today=date(2026, 11, 25), limit=20)),
     }
 
 
@@ -65,8 +68,13 @@ def main() -> None:
     print(f"# Query plans, {'SQLite' if sqlite else 'PostgreSQL'}, {a.size:,} applications\n")
     keys = conn.execute("SELECT key_hash FROM hospital_keys WHERE revoked_at IS NULL").fetchall()
     key_hash = keys[0][0] if keys else hash_key("no key yet: bench/run.py makes one")
-    for label, (sql, params) in statements(a.size, reader, key_hash).items():
-        text = sql if sqlite else sql.replace("?", "%s")
+    for label, (statement, named) in statements(a.size, reader, key_hash).items():
+        compiled = statement.compiled(reader.dialect)
+        sql, params = compiled.sql, compiled.args(named)
+        # psycopg takes `%s` in the order bound; asyncpg's `$n` may repeat a parameter
+        text = sql if sqlite else re.sub(r"\$(\d+)", r"%(p\1)s", sql)
+        if not sqlite:
+            params = {f"p{n}": v for n, v in enumerate(params, 1)}
         prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
         plan = [" | ".join(str(c) for c in row) for row in conn.execute(prefix + text, params).fetchall()]
         conn.execute(text, params).fetchall()

@@ -260,11 +260,12 @@ def test_queue_order_comes_from_an_index(sync_engine: Engine, filters: QueueFilt
     cursor = encode_cursor(QueueRow(uuid.uuid4(), "BJ-TUMOR-CHEMO", "BJ-EX-0001", "bj_app", "submitted", 1,
                                     datetime(2025, 6, 1, 8, 0, tzinfo=UTC), date(2025, 6, 3), None, None, None, 1,
                                     "0" * 64, "张三", "110105********9010", None, None)) if with_cursor else None
-    sql = queue_sql(statuses=["submitted", "in_review"], filters=filters, with_cursor=with_cursor)
+    compiled = queue_sql(statuses=["submitted", "in_review"], filters=filters, with_cursor=with_cursor).compiled("sqlite")
     params = queue_params(reader, region_code="110000", filters=filters, cursor=cursor, today=date(2025, 6, 1),
                           limit=20)
     with sync_engine.connect() as conn:
-        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params)))
+        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.sql,
+                                                                  compiled.args(params)))
     assert "ix_applications_review_queue" in plan and "TEMP B-TREE" not in plan, plan
 
 

@@ -268,27 +268,31 @@ def test_queue_search_starts_from_an_index_of_people(sync_engine: Engine, search
     filters = QueueFilter(search=search)
     cursor = encode_cursor(QueueRow(uuid.uuid4(), "", "", "", "", 1, datetime(2025, 6, 1, tzinfo=UTC), date(2025, 6, 3),
                                     None, None, None, 1, "", "", "", None, None)) if with_cursor else None
-    sql = queue_sql(statuses=["submitted", "in_review"], filters=filters, with_cursor=with_cursor)
+    compiled = queue_sql(statuses=["submitted", "in_review"], filters=filters, with_cursor=with_cursor).compiled("sqlite")
     params = queue_params(reader, region_code="110000", filters=filters, cursor=cursor, today=date(2025, 6, 1),
                           limit=20)
     with sync_engine.connect() as conn:
-        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params)))
+        plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.sql,
+                                                                  compiled.args(params)))
     if search.case_number:
-        assert "SEARCH a USING INDEX uq_applications_case_number" in plan, plan
+        assert "SEARCH applications USING INDEX uq_applications_case_number" in plan, plan
     else:
         index = "ix_insured_persons_name" if search.name and not search.last4 else "ix_insured_persons_"
         assert f"SEARCH p USING INDEX {index}" in plan, plan
-        assert "SEARCH a USING INDEX ix_applications_beneficiary_id" in plan, plan
-    assert "SCAN a" not in plan and "SCAN p" not in plan, plan
+        assert "SEARCH applications USING INDEX ix_applications_beneficiary_id" in plan, plan
+    assert "SCAN applications" not in plan and "SCAN p" not in plan, plan
 
 
 def test_counts_read_ranges_of_indexes(sync_engine: Engine) -> None:
     if sync_engine.dialect.name != "sqlite":
         pytest.skip("the plan is checked on SQLite; PostgreSQL chooses by its statistics (bench/explain.py)")
     expected = ("ix_review_decisions_reviewer_day", "ix_applications_claimed_by", "ix_applications_region_status_due")
-    params: list[tuple[Any, ...]] = [(uuid.uuid4().hex, "2025-06-01 00:00:00.000000"),
-                                     (uuid.uuid4().hex, "2025-06-01 00:00:00.000000"), ("110000", "2025-06-01")]
+    params: list[dict[str, Any]] = [{"staff": uuid.uuid4().hex, "since": "2025-06-01 00:00:00.000000"},
+                                    {"staff": uuid.uuid4().hex, "since": "2025-06-01 00:00:00.000000"},
+                                    {"region": "110000", "today": "2025-06-01"}]
     with sync_engine.connect() as conn:
-        for sql, index, p in zip(workbench.COUNTS_SQL, expected, params, strict=True):
-            plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, p))
+        for statement, index, p in zip(workbench.COUNTS_SQL, expected, params, strict=True):
+            compiled = statement.compiled("sqlite")
+            plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.sql,
+                                                                      compiled.args(p)))
             assert index in plan and "SCAN" not in plan.replace("COVERING INDEX", ""), plan

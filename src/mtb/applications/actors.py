@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import BindParameter, ColumnElement, or_
 
 from mtb.applications.models import Application
 from mtb.identity.models import InsuredPerson, StaffUser
@@ -31,11 +31,22 @@ class Actor:
 SYSTEM = Actor("system", None)  # MTB itself: the periodic jobs and the fast track
 
 
+def person_may_read(person_id: uuid.UUID | None | BindParameter[uuid.UUID]) -> ColumnElement[bool]:
+    """The applicant and the beneficiary see an application. A value, or a `bindparam` for the direct
+    reader's statements (mtb/direct), which are compiled once with this same filter."""
+    return or_(Application.beneficiary_id == person_id, Application.submitter_person_id == person_id)
+
+
+def staff_may_read(region_code: str | None | BindParameter[str]) -> ColumnElement[bool]:
+    """Staff see their region's applications (a value, or a `bindparam` as above)."""
+    return Application.region_code == region_code
+
+
 def readable_by(actor: Actor) -> ColumnElement[bool]:
     """The applicant and the beneficiary see an application; staff see their region's. Nobody else:
     an application outside this filter does not exist for the asker (404)."""
     if actor.kind == "person":
-        return or_(Application.beneficiary_id == actor.id, Application.submitter_person_id == actor.id)
+        return person_may_read(actor.id)
     if actor.kind == "staff":
-        return Application.region_code == actor.region_code
+        return staff_may_read(actor.region_code)
     raise ValueError("the system reads without a filter")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Row, select
+from sqlalchemy import BindParameter, ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.catalog.document import CatalogDocument
@@ -110,13 +110,20 @@ async def active_catalogs(session: AsyncSession, *, on: date | None = None) -> l
     return result
 
 
+def in_force(region_code: str | ColumnElement[str], day: date | BindParameter[date]) -> Select[tuple[int]]:
+    """The version in force in a region on a day: the latest to have taken effect by then. A value or a
+    column / `bindparam` each (the eligibility check's direct statement, mtb/direct/eligibility.py, uses
+    this same select for the key's region)."""
+    return (select(CatalogVersion.id)
+            .where(CatalogVersion.region_code == region_code, CatalogVersion.effective_from <= day)
+            .order_by(CatalogVersion.effective_from.desc()).limit(1))
+
+
 async def active_catalog(session: AsyncSession, region_code: str, *, on: date | None = None) -> ActiveCatalog:
     day = on or local_today()
     row = (await session.execute(
-        select(CatalogVersion.id, CatalogVersion.version, CatalogVersion.effective_from,
-               CatalogVersion.sha256)
-        .where(CatalogVersion.region_code == region_code, CatalogVersion.effective_from <= day)
-        .order_by(CatalogVersion.effective_from.desc()).limit(1))).first()
+        in_force(region_code, day).with_only_columns(CatalogVersion.id, CatalogVersion.version,
+                                                     CatalogVersion.effective_from, CatalogVersion.sha256))).first()
     if row is None:
         raise NotFound("region_not_found", f"地区 {region_code} 尚未开通门诊慢特病业务")
     active = await _active(session, row)

@@ -8,7 +8,13 @@ The answer is built by the same function as on the session path (`views.build_ap
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, select, true
+from sqlalchemy.orm import aliased
+
+from mtb.applications.actors import person_may_read
+from mtb.applications.models import Application, ApplicationEvent
 from mtb.applications.schemas import (
     OUTCOME_LABELS,
     ApplicationOut,
@@ -29,6 +35,7 @@ from mtb.applications.views import (
 )
 from mtb.catalog.document import CatalogDocument
 from mtb.catalog.examples import review_due_basis
+from mtb.catalog.models import CatalogVersion
 from mtb.catalog.service import document_from_cache, remember_document
 from mtb.direct.reader import (
     DirectReader,
@@ -39,119 +46,143 @@ from mtb.direct.reader import (
     as_uuid,
     as_uuid_or_none,
 )
+from mtb.direct.staff import revoked
+from mtb.direct.statements import Statement, inline
 from mtb.errors import NotFound, Unauthorized
+from mtb.identity.models import InsuredPerson
 from mtb.identity.tokens import Principal, revocation_key, token_revoked
+from mtb.materials.models import Material
+from mtb.review.models import ReviewDecision
 
-WHO = ("SELECT (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?), "
-       "(SELECT COUNT(*) FROM insured_persons WHERE id = ?)")
-APPLICATION = (
-    "SELECT a.id, a.kind, a.qualification_id, a.region_code, a.disease_code, a.hospital_code, a.channel, "
-    "a.laterality, a.relation, a.status, a.round, a.due_date, a.submitted_at, a.created_at, a.updated_at, "
-    "a.pending_approval_by_id, a.submitter_staff_id, a.submitter_person_id, a.beneficiary_id, "
-    "b.name, b.id_number_masked, g.name, c.id, c.version, c.sha256, a.case_number, a.due_date_provisional "
-    "FROM applications a "
-    "JOIN insured_persons b ON b.id = a.beneficiary_id "
-    "LEFT JOIN insured_persons g ON g.id = a.submitter_person_id "
-    "JOIN catalog_versions c ON c.id = a.catalog_version_id "
-    "WHERE a.id = ? AND (a.beneficiary_id = ? OR a.submitter_person_id = ?)")
-MATERIALS = (
-    "SELECT id, application_id, kind, sha256, size, content_type, file_name, pages, width, height, warnings, "
-    "fields, verdict, verdict_comment, created_at FROM materials WHERE application_id = ? "
-    "ORDER BY created_at, id")
-EVENTS = ("SELECT from_status, to_status, actor_kind, reason, round, created_at FROM application_events "
-          "WHERE application_id = ? AND action = 'status' ORDER BY id")
-DECISIONS = ("SELECT round, outcome, reasons, material_verdicts, note, decided_at FROM review_decisions "
-             "WHERE application_id = ? AND final = ? ORDER BY decided_at")
-CATALOG_DOCUMENT = "SELECT document FROM catalog_versions WHERE id = ?"
+_PERSON, _APP = bindparam("person"), bindparam("app")
+
+
+def _registered() -> ColumnElement[int]:
+    """1 while the asking person is still registered."""
+    return (select(func.count()).select_from(InsuredPerson).where(InsuredPerson.id == _PERSON)
+            .scalar_subquery().label("registered"))
+
+
+_b, _g, _c = aliased(InsuredPerson, name="b"), aliased(InsuredPerson, name="g"), aliased(CatalogVersion, name="c")
+
+WHO = Statement("who", select(revoked(), _registered()))
+# The application under the person's access filter (applications/actors.py person_may_read, as the
+# session path's readable_by), with its beneficiary, agent and catalog version.
+APPLICATION = Statement("application", select(
+    *(getattr(Application, f.name) for f in fields(AppRow)),
+    _b.name.label("beneficiary_name"), _b.id_number_masked.label("beneficiary_id_number_masked"),
+    _g.name.label("agent_name"), _c.id.label("catalog_id"), _c.version.label("catalog_version"),
+    _c.sha256.label("catalog_sha256"))
+    .join(_b, _b.id == Application.beneficiary_id)
+    .outerjoin(_g, _g.id == Application.submitter_person_id)
+    .join(_c, _c.id == Application.catalog_version_id)
+    .where(Application.id == _APP, person_may_read(_PERSON)))
+MATERIALS = Statement("materials", select(*(getattr(Material, f.name) for f in fields(MaterialRow)))
+                      .where(Material.application_id == _APP).order_by(Material.created_at, Material.id))
+EVENTS = Statement("events", select(*(getattr(ApplicationEvent, f.name) for f in fields(EventRow)))
+                   .where(ApplicationEvent.application_id == _APP, ApplicationEvent.action == inline("status"))
+                   .order_by(ApplicationEvent.id))
+DECISIONS = Statement("decisions", select(*(getattr(ReviewDecision, f.name) for f in fields(DecisionRow)))
+                      .where(ReviewDecision.application_id == _APP, ReviewDecision.final == true())
+                      .order_by(ReviewDecision.decided_at))
+CATALOG_DOCUMENT = Statement("catalog_document", select(CatalogVersion.document)
+                             .where(CatalogVersion.id == bindparam("version_id")))
 
 
 async def read_own_application(reader: DirectReader, principal: Principal,
                                application_id: uuid.UUID) -> ApplicationOut:
     """The application as its applicant or beneficiary sees it; 401 for a revoked token or a person no
     longer registered, 404 when it is not theirs (or does not exist)."""
-    person = reader.uuid_param(principal.id)
-    app_id = reader.uuid_param(application_id)
-    who, found, materials, events, decisions = await reader.many([
-        (WHO, (revocation_key(principal), person)),
-        (APPLICATION, (app_id, person, person)),
-        (MATERIALS, (app_id,)),
-        (EVENTS, (app_id,)),
-        (DECISIONS, (app_id, True)),
-    ])
-    revoked, registered = who[0]
-    if revoked:
+    params = {"jti": revocation_key(principal), "person": reader.uuid_param(principal.id),
+              "app": reader.uuid_param(application_id)}
+    who, found, materials, events, decisions = await reader.many(
+        [(WHO, params), (APPLICATION, params), (MATERIALS, params), (EVENTS, params), (DECISIONS, params)])
+    if who[0].revoked:
         raise token_revoked()
-    if not registered:
+    if not who[0].registered:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
     if not found:
         raise NotFound("application_not_found", "申请不存在")
     r = found[0]
-    app = AppRow(as_uuid(r[0]), r[1], as_uuid_or_none(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                 as_date_or_none(r[11]), as_datetime_or_none(r[12]), as_datetime(r[13]), as_datetime(r[14]),
-                 as_uuid_or_none(r[15]), as_uuid_or_none(r[16]), as_uuid_or_none(r[17]), as_uuid(r[18]), r[25],
-                 bool(r[26]))
-    version_id, version, sha256 = r[22], r[23], r[24]
-    doc = await catalog_document(reader, version_id, sha256)
+    app = AppRow(
+        id=as_uuid(r.id), kind=r.kind, qualification_id=as_uuid_or_none(r.qualification_id),
+        region_code=r.region_code, disease_code=r.disease_code, hospital_code=r.hospital_code, channel=r.channel,
+        laterality=r.laterality, relation=r.relation, status=r.status, round=r.round,
+        due_date=as_date_or_none(r.due_date), submitted_at=as_datetime_or_none(r.submitted_at),
+        created_at=as_datetime(r.created_at), updated_at=as_datetime(r.updated_at),
+        pending_approval_by_id=as_uuid_or_none(r.pending_approval_by_id),
+        submitter_staff_id=as_uuid_or_none(r.submitter_staff_id),
+        submitter_person_id=as_uuid_or_none(r.submitter_person_id), beneficiary_id=as_uuid(r.beneficiary_id),
+        case_number=r.case_number, due_date_provisional=bool(r.due_date_provisional))
+    doc = await catalog_document(reader, r.catalog_id, r.catalog_sha256)
     return build_application_out(
-        doc, version, app, beneficiary=PersonRef(name=r[19], id_number_masked=r[20]),
-        submitted_by=submitted_by_label(app, r[21]),
-        materials=[MaterialRow(as_uuid(m[0]), as_uuid(m[1]), m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
-                               as_json(m[10]) or [], as_json(m[11]) or {}, m[12], m[13], as_datetime(m[14]))
-                   for m in materials],
-        events=[EventRow(e[0], e[1], e[2], e[3], e[4], as_datetime(e[5])) for e in events],
-        decisions=[DecisionRow(d[0], d[1], as_json(d[2]) or [], as_json(d[3]) or [], d[4], as_datetime(d[5]))
-                   for d in decisions])
+        doc, r.catalog_version, app,
+        beneficiary=PersonRef(name=r.beneficiary_name, id_number_masked=r.beneficiary_id_number_masked),
+        submitted_by=submitted_by_label(app, r.agent_name),
+        materials=[MaterialRow(
+            id=as_uuid(m.id), application_id=as_uuid(m.application_id), kind=m.kind, sha256=m.sha256, size=m.size,
+            content_type=m.content_type, file_name=m.file_name, pages=m.pages, width=m.width, height=m.height,
+            warnings=as_json(m.warnings) or [], fields=as_json(m.fields) or {}, verdict=m.verdict,
+            verdict_comment=m.verdict_comment, created_at=as_datetime(m.created_at)) for m in materials],
+        events=[EventRow(from_status=e.from_status, to_status=e.to_status, actor_kind=e.actor_kind, reason=e.reason,
+                         round=e.round, created_at=as_datetime(e.created_at)) for e in events],
+        decisions=[DecisionRow(round=d.round, outcome=d.outcome, reasons=as_json(d.reasons) or [],
+                               material_verdicts=as_json(d.material_verdicts) or [], note=d.note,
+                               decided_at=as_datetime(d.decided_at)) for d in decisions])
 
 
 async def catalog_document(reader: DirectReader, version_id: int, sha256: str) -> CatalogDocument:
     """A catalog version's document, parsed once per worker (versions never change)."""
     doc = document_from_cache(version_id, sha256)
     if doc is None:
-        (raw,), = await reader.all(CATALOG_DOCUMENT, (version_id,))
-        doc = remember_document(version_id, sha256, as_json(raw))
+        (row,) = await reader.all(CATALOG_DOCUMENT, {"version_id": version_id})
+        doc = remember_document(version_id, sha256, as_json(row.document))
     return doc
 
 
 # One statement: who is asking, the application under the access filter, its catalog version and its
 # latest final decision. The person's side is a one-row FROM so that a missing application still says
 # whether the token was revoked.
-STATUS = (
-    "SELECT (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?), "
-    "(SELECT COUNT(*) FROM insured_persons WHERE id = ?), "
-    "a.id, a.kind, a.status, a.round, a.disease_code, a.hospital_code, a.submitted_at, a.due_date, a.updated_at, "
-    "a.pending_approval_by_id, c.id, c.sha256, d.round, d.outcome, d.reasons, d.material_verdicts, d.note, "
-    "d.decided_at, a.case_number, a.due_date_provisional "
-    "FROM (SELECT 1 AS one) x "
-    "LEFT JOIN applications a ON a.id = ? AND (a.beneficiary_id = ? OR a.submitter_person_id = ?) "
-    "LEFT JOIN catalog_versions c ON c.id = a.catalog_version_id "
-    "LEFT JOIN review_decisions d ON d.id = (SELECT e.id FROM review_decisions e WHERE e.application_id = a.id "
-    "AND e.final = ? ORDER BY e.decided_at DESC LIMIT 1)")
+_d, _e = aliased(ReviewDecision, name="d"), aliased(ReviewDecision, name="e")
+_LATEST_FINAL = (select(_e.id).where(_e.application_id == Application.id, _e.final == true())
+                 .order_by(_e.decided_at.desc()).limit(1).scalar_subquery())
+STATUS = Statement("status", select(
+    revoked(), _registered(), Application.id, Application.kind, Application.status, Application.round,
+    Application.disease_code, Application.hospital_code, Application.submitted_at, Application.due_date,
+    Application.updated_at, Application.pending_approval_by_id, _c.id.label("catalog_id"),
+    _c.sha256.label("catalog_sha256"), _d.round.label("decision_round"), _d.outcome, _d.reasons,
+    _d.material_verdicts, _d.note, _d.decided_at, Application.case_number, Application.due_date_provisional)
+    .select_from(select(literal_column("1").label("one")).subquery("x")
+                 .outerjoin(Application, and_(Application.id == _APP, person_may_read(_PERSON)))
+                 .outerjoin(_c, _c.id == Application.catalog_version_id)
+                 .outerjoin(_d, _d.id == _LATEST_FINAL)))
 
 
 async def read_own_status(reader: DirectReader, principal: Principal,
                           application_id: uuid.UUID) -> ApplicationStatusOut:
     """Where the asker's application stands, with the same 401/404 answers as the full read."""
-    person = reader.uuid_param(principal.id)
-    (r,) = await reader.all(STATUS, (revocation_key(principal), person, reader.uuid_param(application_id), person,
-                                     person, True))
-    if r[0]:
+    (r,) = await reader.all(STATUS, {"jti": revocation_key(principal), "person": reader.uuid_param(principal.id),
+                                     "app": reader.uuid_param(application_id)})
+    if r.revoked:
         raise token_revoked()
-    if not r[1]:
+    if not r.registered:
         raise Unauthorized("token_invalid", "登录已失效，请重新登录")
-    if r[2] is None:
+    if r.id is None:
         raise NotFound("application_not_found", "申请不存在")
-    doc = await catalog_document(reader, r[12], r[13])
-    disease, hospital = doc.disease(r[6]), doc.hospital(r[7])
+    doc = await catalog_document(reader, r.catalog_id, r.catalog_sha256)
+    disease, hospital = doc.disease(r.disease_code), doc.hospital(r.hospital_code)
     decision = None
-    if r[15] is not None:
-        decision = DecisionOut(round=r[14], outcome=r[15], outcome_label=OUTCOME_LABELS[r[15]],
-                               reasons=[DecisionReason(**x) for x in as_json(r[16]) or []],
-                               materials=list(as_json(r[17]) or []), note=r[18], decided_at=as_datetime(r[19]))
+    if r.outcome is not None:
+        decision = DecisionOut(round=r.decision_round, outcome=r.outcome, outcome_label=OUTCOME_LABELS[r.outcome],
+                               reasons=[DecisionReason(**x) for x in as_json(r.reasons) or []],
+                               materials=list(as_json(r.material_verdicts) or []), note=r.note,
+                               decided_at=as_datetime(r.decided_at))
     return ApplicationStatusOut(
-        id=as_uuid(r[2]), case_number=r[20], kind=r[3], status=r[4], status_label=LABELS[Status(r[4])], round=r[5],
-        disease=CodeName(code=r[6], name=disease.name if disease else r[6]),
-        hospital=CodeName(code=r[7], name=hospital.name if hospital else r[7]),
-        submitted_at=as_datetime_or_none(r[8]), due_date=as_date_or_none(r[9]), due_date_provisional=bool(r[21]),
-        due_date_basis=review_due_basis(doc),
-        updated_at=as_datetime(r[10]),
-        awaiting_confirmation=r[11] is not None, decision=decision)
+        id=as_uuid(r.id), case_number=r.case_number, kind=r.kind, status=r.status,
+        status_label=LABELS[Status(r.status)], round=r.round,
+        disease=CodeName(code=r.disease_code, name=disease.name if disease else r.disease_code),
+        hospital=CodeName(code=r.hospital_code, name=hospital.name if hospital else r.hospital_code),
+        submitted_at=as_datetime_or_none(r.submitted_at), due_date=as_date_or_none(r.due_date),
+        due_date_provisional=bool(r.due_date_provisional), due_date_basis=review_due_basis(doc),
+        updated_at=as_datetime(r.updated_at), awaiting_confirmation=r.pending_approval_by_id is not None,
+        decision=decision)

@@ -2,7 +2,8 @@
 driver returns and what the ORM would have returned (SQLAlchemy's `Uuid`, `UTCDateTime`, `Date` and
 `JSON` columns are stored as text on SQLite and natively on PostgreSQL).
 
-Statements are written once with `?` placeholders; the PostgreSQL reader turns them into `%s`.
+Statements are SQLAlchemy Core selects (direct/statements.py), compiled once per dialect; rows come back
+as namedtuples of the select's column keys.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from mtb.direct.statements import Statement
 from mtb.outage import CONNECT_TIMEOUT_SECONDS, failure_of
 
 
@@ -29,13 +31,13 @@ def _unavailable(exc: Exception) -> Exception:
 
 
 class DirectReader(Protocol):
-    # The collation that orders text by code point (a name's beginning is one range of an index built
-    # with it): BINARY on SQLite, "C" on PostgreSQL.
-    byte_collation: str
+    dialect: str  # the name a Statement is compiled for: "sqlite" or "postgresql"
 
-    async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+    async def all(self, statement: Statement, params: Mapping[str, Any]) -> list[Any]:
+        """The statement's rows (namedtuples of its column keys) for its named parameters."""
+        ...
 
-    async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+    async def many(self, queries: Sequence[tuple[Statement, Mapping[str, Any]]]) -> list[list[Any]]:
         """Several statements on one connection, answered in order."""
         ...
 
@@ -84,7 +86,7 @@ class SqliteReader:
     """One connection in autocommit mode, used from the event loop: each statement reads the latest
     committed data, and under WAL a reader never waits for a writer."""
 
-    byte_collation = "BINARY"
+    dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -100,18 +102,17 @@ class SqliteReader:
             self._conn = conn
         return self._conn
 
-    async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def all(self, statement: Statement, params: Mapping[str, Any]) -> list[Any]:
+        c = statement.compiled("sqlite")
         try:
-            return self.conn.execute(sql, tuple(params)).fetchall()
+            rows = self.conn.execute(c.sql, c.args(params)).fetchall()
         except sqlite3.OperationalError as exc:
             raise _unavailable(exc) from exc
+        make = c.row
+        return [make(r) for r in rows]
 
-    async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
-        try:
-            conn = self.conn
-            return [conn.execute(sql, tuple(params)).fetchall() for sql, params in queries]
-        except sqlite3.OperationalError as exc:
-            raise _unavailable(exc) from exc
+    async def many(self, queries: Sequence[tuple[Statement, Mapping[str, Any]]]) -> list[list[Any]]:
+        return [await self.all(statement, params) for statement, params in queries]
 
     def uuid_param(self, value: uuid.UUID) -> Any:
         return value.hex
@@ -136,21 +137,12 @@ class PostgresReader:
     transaction-pooling pgbouncer older than 1.21 set `prepare=False` (a prepared statement lives on
     one server connection)."""
 
-    byte_collation = '"C"'
+    dialect = "postgresql"
 
     def __init__(self, dsn: str, *, size: int, prepare: bool) -> None:
         self.dsn, self.size = dsn, size
         self.cache_size = 256 if prepare else 0
         self._pools: dict[asyncio.AbstractEventLoop, asyncio.Task[Connections]] = {}
-        self._sql: dict[str, str] = {}
-
-    def _pg(self, sql: str) -> str:
-        """`?` placeholders as asyncpg's `$1, $2, ...`."""
-        converted = self._sql.get(sql)
-        if converted is None:
-            parts = sql.split("?")
-            converted = self._sql[sql] = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
-        return converted
 
     async def _pool(self) -> Connections:
         """The loop's connections, opened by the first request all at once: the requests that arrive
@@ -169,14 +161,15 @@ class PostgresReader:
                 self._pools.pop(loop, None)  # the next request tries again
             raise
 
-    async def all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return (await self.many([(sql, params)]))[0]
+    async def all(self, statement: Statement, params: Mapping[str, Any]) -> list[Any]:
+        return (await self.many([(statement, params)]))[0]
 
-    async def many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+    async def many(self, queries: Sequence[tuple[Statement, Mapping[str, Any]]]) -> list[list[Any]]:
         """A server that is down, restarting or cut off answers 503 (outage.py); the connection that saw it
         is replaced at its next use (Connections.fetch)."""
+        compiled = [(statement.compiled("postgresql"), params) for statement, params in queries]
         try:
-            return await (await self._pool()).fetch([(self._pg(sql), params) for sql, params in queries])
+            return await (await self._pool()).fetch([(c.sql, c.args(params), c.row) for c, params in compiled])
         except Exception as exc:
             raise _unavailable(exc) from exc
 
@@ -233,14 +226,14 @@ class Connections:
     async def _connect(dsn: str, cache_size: int) -> asyncpg.Connection:
         return await asyncpg.connect(dsn, statement_cache_size=cache_size, timeout=CONNECT_TIMEOUT_SECONDS)
 
-    async def fetch(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
-        """Each statement's rows, on one connection, in order."""
+    async def fetch(self, queries: Sequence[tuple[str, Sequence[Any], Callable[[Any], Any]]]) -> list[list[Any]]:
+        """Each statement's rows (each made by its `row`), on one connection, in order."""
         async with self._turn:
             conn = self._free.pop()
             try:
                 if conn.is_closed():
                     conn = await self._connect(self.dsn, self.cache_size)
-                return [[tuple(r) for r in await conn.fetch(sql, *params)] for sql, params in queries]
+                return [[row(r) for r in await conn.fetch(sql, *params)] for sql, params, row in queries]
             except BaseException:
                 if not conn.is_closed():
                     conn.terminate()

@@ -14,12 +14,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from sqlalchemy import ColumnElement, Join, Select, bindparam, literal_column, or_, select, true, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.visitors import replacement_traverse
+
 from mtb.applications import case_number
+from mtb.applications.actors import staff_may_read
+from mtb.applications.models import Application
 from mtb.applications.states import LABELS, Status
+from mtb.catalog.models import CatalogVersion
 from mtb.catalog.workdays import WorkdayCalendar
 from mtb.direct.applications import catalog_document
 from mtb.direct.reader import DirectReader, as_date_or_none, as_datetime_or_none, as_uuid, as_uuid_or_none
+from mtb.direct.statements import CodePointOrder, Statement, inline
 from mtb.errors import Unprocessable
+from mtb.identity.models import InsuredPerson, StaffUser
 from mtb.review.claims import claim_state
 from mtb.review.schemas import QueueItem, QueuePage
 from mtb.timeutil import local_today
@@ -124,94 +136,150 @@ class QueueRow:
     due_date_provisional: bool = False
 
 
-_COLUMNS = ("SELECT a.id, a.disease_code, a.hospital_code, a.channel, a.status, a.round, a.submitted_at, "
-            "a.due_date, a.claimed_by_id, a.claimed_at, a.pending_approval_by_id, a.catalog_version_id, c.sha256, "
-            "p.name, p.id_number_masked, s.username, a.case_number, a.due_date_provisional ")
+_p = InsuredPerson.__table__.alias("p")
+_c = CatalogVersion.__table__.alias("c")
+_s = StaffUser.__table__.alias("s")
+# The QueueRow's fields, in its order.
+_COLUMNS = (Application.id, Application.disease_code, Application.hospital_code, Application.channel,
+            Application.status, Application.round, Application.submitted_at, Application.due_date,
+            Application.claimed_by_id, Application.claimed_at, Application.pending_approval_by_id,
+            Application.catalog_version_id, _c.c.sha256.label("catalog_sha256"), _p.c.name.label("beneficiary_name"),
+            _p.c.id_number_masked.label("beneficiary_id_number_masked"),
+            _s.c.username.label("claimed_by_username"), Application.case_number, Application.due_date_provisional)
 
 
-def queue_sql(*, statuses: list[str], filters: QueueFilter, with_cursor: bool, collation: str = "BINARY") -> str:
-    """One page of the queue, read off ix_applications_review_queue in index order.
+class _CrossJoin(Join):
+    """`left CROSS JOIN right`: SQLite keeps a CROSS JOIN's tables in the order written (its planner's
+    documented override); PostgreSQL plans it as any inner join. The join condition goes in WHERE."""
+
+    inherit_cache = True
+
+    def __init__(self, left: FromClause, right: FromClause) -> None:
+        super().__init__(left, right, true())
+
+
+@compiles(_CrossJoin)
+def _compile_cross_join(element: _CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    kw["asfrom"] = True
+    return f"{compiler.process(element.left, **kw)} CROSS JOIN {compiler.process(element.right, **kw)}"
+
+
+def _unindexed_region(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The region filter with `applications.region_code || ''` for the column: the same rule, checked on
+    each application found, not used to walk the region's applications by index (which SQLite would
+    otherwise choose)."""
+    table = Application.__table__
+
+    def replace(element: Any) -> Any:
+        if isinstance(element, ColumnClause) and getattr(element, "table", None) is table \
+                and element.key == "region_code":
+            return element.op("||")(literal_column("''"))
+        return None
+
+    return replacement_traverse(predicate, {}, replace)
+
+
+_statements: dict[tuple[Any, ...], Statement] = {}
+
+
+def queue_sql(*, statuses: list[str], filters: QueueFilter, with_cursor: bool) -> Statement:
+    """One page of the queue, read off ix_applications_review_queue in index order, for the region's staff
+    (applications/actors.py staff_may_read, as the session path's readable_by). One statement per
+    combination of filters given, kept.
 
     The statuses are written into the SQL text, not bound (they are Status values, never input):
     SQLite uses a partial index only when it can see, when it plans the statement, that the query's
     terms imply the index's WHERE clause; a bound parameter hides the values, and the plan then sorts
     every open application of the region.
 
-    A case number is looked up by uq_applications_case_number. Any other search starts from the people (ix_insured_persons_name / _last4, then the applications of
-    each by ix_applications_beneficiary_id): SQLite's CROSS JOIN keeps that order, and only the few matches
-    are sorted (the region is checked on each, see below). `collation` is the reader's code-point-order
-    collation, the one the name index is built with (BINARY on SQLite, "C" on PostgreSQL), so that a
-    name's beginning is one range of it.
+    A case number is looked up by uq_applications_case_number. Any other search starts from the people
+    (ix_insured_persons_name / _last4, then the applications of each by ix_applications_beneficiary_id):
+    SQLite's CROSS JOIN keeps that order, and only the few matches are sorted (the region is checked on
+    each, see `_unindexed_region`). A name's beginning is compared in code-point order, the collation the
+    name index is built with (BINARY on SQLite, "C" on PostgreSQL), so that it is one range of it.
     """
-    in_statuses = ", ".join(f"'{Status(s).value}'" for s in statuses)
     search = filters.search
-    if search is not None and search.case_number:
-        sql = (_COLUMNS + "FROM applications a "
-               "JOIN insured_persons p ON p.id = a.beneficiary_id "
-               "JOIN catalog_versions c ON c.id = a.catalog_version_id "
-               "LEFT JOIN staff_users s ON s.id = a.claimed_by_id "
-               # `|| ''`: found by uq_applications_case_number, the region checked on the one found
-               f"WHERE a.region_code || '' = ? AND a.status IN ({in_statuses}) AND a.case_number = ?")
-    elif search is not None:
-        sql = (_COLUMNS + "FROM insured_persons p CROSS JOIN applications a "
-               "JOIN catalog_versions c ON c.id = a.catalog_version_id "
-               "LEFT JOIN staff_users s ON s.id = a.claimed_by_id "
-               # `|| ''`: the region is checked on each found application, not used to walk the region's
-               # applications (which SQLite would otherwise choose, for every person found)
-               f"WHERE a.beneficiary_id = p.id AND a.region_code || '' = ? AND a.status IN ({in_statuses})")
-        if search.name:
-            sql += f" AND p.name COLLATE {collation} >= ? AND p.name COLLATE {collation} < ?"
-        if search.last4:
-            sql += " AND p.id_number_last4 = ?"
+    key = (tuple(Status(s).value for s in statuses), search and bool(search.case_number),
+           search and bool(search.name), search and bool(search.last4), bool(filters.disease_code),
+           bool(filters.channel), filters.overdue, filters.free_for is not None, with_cursor, filters.sort)
+    found = _statements.get(key)
+    if found is None:
+        found = _statements[key] = Statement("queue", _queue_select(key[0], filters, with_cursor))
+    return found
+
+
+def _queue_select(statuses: tuple[str, ...], filters: QueueFilter, with_cursor: bool) -> Select[Any]:
+    region = staff_may_read(bindparam("region"))
+    open_statuses = Application.status.in_([inline(s) for s in statuses])
+    search = filters.search
+    query = select(*_COLUMNS)
+    if search is not None and not search.case_number:
+        query = query.select_from(_CrossJoin(_p, Application.__table__)).where(
+            Application.beneficiary_id == _p.c.id, _unindexed_region(region), open_statuses)
     else:
-        sql = (_COLUMNS + "FROM applications a "
-               "JOIN insured_persons p ON p.id = a.beneficiary_id "
-               "JOIN catalog_versions c ON c.id = a.catalog_version_id "
-               "LEFT JOIN staff_users s ON s.id = a.claimed_by_id "
-               f"WHERE a.region_code = ? AND a.status IN ({in_statuses})")
+        query = query.select_from(Application.__table__).join(_p, _p.c.id == Application.beneficiary_id)
+    query = (query.join(_c, _c.c.id == Application.catalog_version_id)
+             .outerjoin(_s, _s.c.id == Application.claimed_by_id))
+    if search is not None and search.case_number:
+        # found by uq_applications_case_number, the region checked on the one found
+        query = query.where(_unindexed_region(region), open_statuses,
+                            Application.case_number == bindparam("case_number"))
+    elif search is not None:
+        if search.name:
+            query = query.where(CodePointOrder(_p.c.name) >= bindparam("name_from"),
+                                CodePointOrder(_p.c.name) < bindparam("name_to"))
+        if search.last4:
+            query = query.where(_p.c.id_number_last4 == bindparam("last4"))
+    else:
+        query = query.where(region, open_statuses)
     if filters.disease_code:
-        sql += " AND a.disease_code = ?"
+        query = query.where(Application.disease_code == bindparam("disease_code"))
     if filters.channel:
-        sql += " AND a.channel = ?"
+        query = query.where(Application.channel == bindparam("channel"))
     if filters.overdue is True:
-        sql += " AND a.due_date < ?"
+        query = query.where(Application.due_date < bindparam("today"))
     elif filters.overdue is False:
-        sql += " AND a.due_date >= ?"
+        query = query.where(Application.due_date >= bindparam("today"))
     if filters.free_for is not None:
-        sql += (" AND (a.claimed_by_id IS NULL OR a.claimed_at < ?)"
-                " AND (a.pending_approval_by_id IS NULL OR a.pending_approval_by_id <> ?)")
+        query = query.where(
+            or_(Application.claimed_by_id.is_(None), Application.claimed_at < bindparam("lapsed_before")),
+            or_(Application.pending_approval_by_id.is_(None),
+                Application.pending_approval_by_id != bindparam("free_for")))
+    order = (Application.due_date, Application.submitted_at, Application.id)
     descending = filters.sort == "-due"
     if with_cursor:
-        sql += f" AND (a.due_date, a.submitted_at, a.id) {'<' if descending else '>'} (?, ?, ?)"
-    if descending:
-        return sql + " ORDER BY a.due_date DESC, a.submitted_at DESC, a.id DESC LIMIT ?"
-    return sql + " ORDER BY a.due_date, a.submitted_at, a.id LIMIT ?"
+        place = tuple_(*order)
+        after = tuple_(bindparam("cursor_due"), bindparam("cursor_submitted"), bindparam("cursor_id"))
+        query = query.where(place < after if descending else place > after)
+    return query.order_by(*(c.desc() for c in order) if descending else order).limit(bindparam("limit"))
 
 
 def queue_params(reader: DirectReader, *, region_code: str, filters: QueueFilter, cursor: str | None,
-                 today: date, limit: int) -> list[Any]:
-    params: list[Any] = [region_code]
+                 today: date, limit: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"region": region_code, "limit": limit + 1}
     if filters.search is not None and filters.search.case_number:
-        params.append(filters.search.case_number)
+        params["case_number"] = filters.search.case_number
     elif filters.search is not None:
         if filters.search.name:
-            params += [filters.search.name, filters.search.name + "\U0010ffff"]
+            params["name_from"], params["name_to"] = filters.search.name, filters.search.name + "\U0010ffff"
         if filters.search.last4:
-            params.append(filters.search.last4)
+            params["last4"] = filters.search.last4
     if filters.disease_code:
-        params.append(filters.disease_code)
+        params["disease_code"] = filters.disease_code
     if filters.channel:
-        params.append(filters.channel)
+        params["channel"] = filters.channel
     if filters.overdue is not None:
-        params.append(reader.date_param(today))
+        params["today"] = reader.date_param(today)
     if filters.free_for is not None:
         assert filters.lapsed_before is not None
-        params += [reader.datetime_param(filters.lapsed_before), reader.uuid_param(filters.free_for)]
+        params["lapsed_before"] = reader.datetime_param(filters.lapsed_before)
+        params["free_for"] = reader.uuid_param(filters.free_for)
     cursor = normalize_cursor(cursor)
     if cursor is not None:
         due, submitted, app_id = decode_cursor(cursor)
-        params += [reader.date_param(due), reader.datetime_param(submitted), reader.uuid_param(app_id)]
-    return [*params, limit + 1]
+        params["cursor_due"], params["cursor_submitted"] = reader.date_param(due), reader.datetime_param(submitted)
+        params["cursor_id"] = reader.uuid_param(app_id)
+    return params
 
 
 async def queue_rows(reader: DirectReader, *, region_code: str, filters: QueueFilter, limit: int,
@@ -219,12 +287,17 @@ async def queue_rows(reader: DirectReader, *, region_code: str, filters: QueueFi
     """Up to `limit` + 1 rows of the queue in its order (the extra one tells whether a next page exists)."""
     cursor = normalize_cursor(cursor)
     statuses = [filters.status.value] if filters.status else [s.value for s in QUEUE_STATUSES]
-    sql = queue_sql(statuses=statuses, filters=filters, with_cursor=cursor is not None,
-                    collation=reader.byte_collation)
+    statement = queue_sql(statuses=statuses, filters=filters, with_cursor=cursor is not None)
     params = queue_params(reader, region_code=region_code, filters=filters, cursor=cursor, today=today, limit=limit)
-    return [QueueRow(as_uuid(r[0]), r[1], r[2], r[3], r[4], r[5], as_datetime_or_none(r[6]), as_date_or_none(r[7]),
-                     as_uuid_or_none(r[8]), as_datetime_or_none(r[9]), as_uuid_or_none(r[10]), r[11], r[12], r[13],
-                     r[14], r[15], r[16], bool(r[17])) for r in await reader.all(sql, params)]
+    return [QueueRow(
+        id=as_uuid(r.id), disease_code=r.disease_code, hospital_code=r.hospital_code, channel=r.channel,
+        status=r.status, round=r.round, submitted_at=as_datetime_or_none(r.submitted_at),
+        due_date=as_date_or_none(r.due_date), claimed_by_id=as_uuid_or_none(r.claimed_by_id),
+        claimed_at=as_datetime_or_none(r.claimed_at), pending_approval_by_id=as_uuid_or_none(r.pending_approval_by_id),
+        catalog_version_id=r.catalog_version_id, catalog_sha256=r.catalog_sha256, beneficiary_name=r.beneficiary_name,
+        beneficiary_id_number_masked=r.beneficiary_id_number_masked, claimed_by_username=r.claimed_by_username,
+        case_number=r.case_number, due_date_provisional=bool(r.due_date_provisional))
+        for r in await reader.all(statement, params)]
 
 
 async def review_queue(reader: DirectReader, *, region_code: str, filters: QueueFilter, limit: int,

@@ -12,13 +12,18 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mtb.applications.actors import staff_may_read
 from mtb.applications.models import Application
+from mtb.applications.states import Status
 from mtb.direct.reader import DirectReader
+from mtb.direct.statements import Statement, inline
 from mtb.errors import Conflict, NotFound
 from mtb.identity.models import StaffUser
-from mtb.review.queue import QueueFilter, QueueRow, encode_cursor, queue_rows
+from mtb.review.models import ReviewDecision
+from mtb.review.queue import QUEUE_STATUSES, QueueFilter, QueueRow, encode_cursor, queue_rows
 from mtb.review.service import claim
 from mtb.timeutil import local_today, utcnow
 
@@ -79,11 +84,17 @@ class ReviewerCounts:
 
 # Each one a range of an index: ix_review_decisions_reviewer_day, ix_applications_claimed_by, and
 # ix_applications_region_status_due (the overdue part of the region's queue, per status).
+# The status values are written into the text (direct/statements.py inline), as in the queue.
 COUNTS_SQL = (
-    "SELECT COUNT(*) FROM review_decisions WHERE reviewer_id = ? AND decided_at >= ?",
-    "SELECT COUNT(*) FROM applications WHERE claimed_by_id = ? AND claimed_at >= ? AND status = 'in_review'",
-    ("SELECT COUNT(*) FROM applications WHERE region_code = ? AND status IN ('submitted', 'in_review') "
-     "AND due_date < ?"),
+    Statement("decided", select(func.count().label("n")).select_from(ReviewDecision).where(
+        ReviewDecision.reviewer_id == bindparam("staff"), ReviewDecision.decided_at >= bindparam("since"))),
+    Statement("held", select(func.count().label("n")).select_from(Application).where(
+        Application.claimed_by_id == bindparam("staff"), Application.claimed_at >= bindparam("since"),
+        Application.status == inline(Status.in_review.value))),
+    Statement("overdue", select(func.count().label("n")).select_from(Application).where(
+        staff_may_read(bindparam("region")),
+        Application.status.in_([inline(s.value) for s in QUEUE_STATUSES]),
+        Application.due_date < bindparam("today"))),
 )
 
 
@@ -95,7 +106,8 @@ async def reviewer_counts(reader: DirectReader, *, staff_id: uuid.UUID, region_c
     midnight = datetime.combine(today, time(), tzinfo=ZoneInfo(timezone))
     staff = reader.uuid_param(staff_id)
     (decided,), (held,), (overdue,) = (rows[0] for rows in await reader.many([
-        (COUNTS_SQL[0], (staff, reader.datetime_param(midnight))),
-        (COUNTS_SQL[1], (staff, reader.datetime_param(utcnow() - timedelta(minutes=idle_minutes)))),
-        (COUNTS_SQL[2], (region_code, reader.date_param(today)))]))
+        (COUNTS_SQL[0], {"staff": staff, "since": reader.datetime_param(midnight)}),
+        (COUNTS_SQL[1], {"staff": staff,
+                         "since": reader.datetime_param(utcnow() - timedelta(minutes=idle_minutes))}),
+        (COUNTS_SQL[2], {"region": region_code, "today": reader.date_param(today)})]))
     return ReviewerCounts(int(decided), int(held), int(overdue))
