@@ -25,8 +25,8 @@ import generate as gen
 from mtb.direct import applications as direct_apps
 from mtb.direct.eligibility import FACTS
 from mtb.direct.reader import PostgresReader, SqliteReader
-from mtb.direct.statements import Statement
 from mtb.direct.staff import STAFF
+from mtb.direct.statements import Statement
 from mtb.identity import idnumber
 from mtb.qualifications.keys import hash_key
 from mtb.review.queue import QueueFilter, queue_params, queue_sql

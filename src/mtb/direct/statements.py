@@ -14,7 +14,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.dialects import sqlite
@@ -106,7 +106,7 @@ class CodePointOrder(ColumnElement[str]):
     (its default), "C" on PostgreSQL (identity/models.py ix_insured_persons_name)."""
 
     inherit_cache = True
-    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]
+    _traverse_internals: ClassVar[list[tuple[str, Any]]] = [("expr", InternalTraversal.dp_clauseelement)]
     type = String()
 
     def __init__(self, expr: ColumnElement[str]) -> None:

@@ -199,12 +199,14 @@ def queue_sql(*, statuses: list[str], filters: QueueFilter, with_cursor: bool) -
     name index is built with (BINARY on SQLite, "C" on PostgreSQL), so that it is one range of it.
     """
     search = filters.search
-    key = (tuple(Status(s).value for s in statuses), search and bool(search.case_number),
-           search and bool(search.name), search and bool(search.last4), bool(filters.disease_code),
-           bool(filters.channel), filters.overdue, filters.free_for is not None, with_cursor, filters.sort)
+    key = (*statuses, search is not None and not search.case_number, search is not None and bool(search.name),
+           search is not None and bool(search.last4), search is not None and bool(search.case_number),
+           not filters.disease_code, not filters.channel, filters.overdue, filters.free_for is None, with_cursor,
+           filters.sort)
     found = _statements.get(key)
     if found is None:
-        found = _statements[key] = Statement("queue", _queue_select(key[0], filters, with_cursor))
+        found = _statements[key] = Statement(
+            "queue", _queue_select(tuple(Status(s).value for s in statuses), filters, with_cursor))
     return found
 
 
