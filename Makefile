@@ -34,8 +34,10 @@ run: $(STAMP)
 	$(BIN)/mtb fonts
 	$(BIN)/mtb serve --host 127.0.0.1 --port 8000
 
+# One pytest-xdist worker per core (TEST_WORKERS=0 runs in this process); each worker has its own database.
+TEST_WORKERS ?= auto
 test: $(STAMP) $(FHIR_VALIDATOR_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # Benchmarks of issue 8 (not part of `make test`): load BENCH_SIZE synthetic applications into SQLite
 # (var/bench/) and into PostgreSQL (database $(BENCH_PG_DB), made if missing), print the query plans of the

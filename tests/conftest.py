@@ -57,6 +57,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker has a PostgreSQL database of its own:
+    MTB_TEST_DATABASE_URL's database with the worker's name appended (made if missing), set before any
+    test module reads the variable. SQLite databases and S3 prefixes are per worker or per test already."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("MTB_TEST_DATABASE_URL")
+    if worker and url and make_url(url).get_backend_name() == "postgresql":
+        os.environ["MTB_TEST_DATABASE_URL"] = worker_database(url, worker)
+
+
+def worker_database(url: str, worker: str) -> str:
+    """The URL of `url`'s database suffixed with `_<worker>`, created from a connection to `url`."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    engine = create_sync_engine(_sync_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

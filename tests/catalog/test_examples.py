@@ -79,7 +79,7 @@ async def test_example_periods_are_said_wherever_they_decide(client: httpx.Async
     later = (await eligible(client, key, **params, on="2029-03-01")).json()
     assert (later["reason"], later["basis"]) == ("expired", "example")
     clock.set("2028-12-30")
-    await run_jobs(seed.sessionmaker, settings)
+    await run_jobs(seed.sessionmaker, settings.model_copy(update={"prereview_enabled": False}))  # no OCR here
     zh = await seed.login(zhao)
     reminder = next(m for m in (await client.get("/api/v1/notifications", headers=zh)).json()
                     if m["kind"] == "qualification_expiring")
