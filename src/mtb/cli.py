@@ -7,21 +7,19 @@ Every failure prints what went wrong to stderr and exits non-zero; nothing half-
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mtb.catalog.loader import CatalogInvalid, read_catalog_files
 from mtb.catalog.service import load_catalogs
 from mtb.channels.commands import channel_app, webhooks_app
-from mtb.db.engine import create_engine, create_sessionmaker
+from mtb.commandline import fail, in_transaction, with_database
 from mtb.errors import MTBError
 from mtb.identity.models import StaffRole
 from mtb.identity.registry import RegistryFileInvalid, import_insured, parse_registry_csv
@@ -54,26 +52,6 @@ app.add_typer(export_app, name="export")
 app.add_typer(storage_app, name="storage")
 app.add_typer(channel_app, name="channel")
 app.add_typer(webhooks_app, name="webhooks")
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the configured database: all of it commits or none."""
-
-    async def runner() -> T:
-        engine = create_engine(get_settings().database_url,
-                               prepared_statements=get_settings().database_prepared_statements)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(runner())
 
 
 @db_app.command("upgrade")
@@ -190,13 +168,8 @@ def jobs_run() -> None:
     """Expire due filings, release lapsed review claims, send expiry reminders (safe to run anywhere, twice)."""
     from mtb.jobs import run_jobs
 
-    async def runner() -> None:
-        settings = get_settings()
-        engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
-        try:
-            report = await run_jobs(create_sessionmaker(engine), settings)
-        finally:
-            await engine.dispose()
+    async def runner(sessions: async_sessionmaker[AsyncSession]) -> None:
+        report = await run_jobs(sessions, get_settings())
         typer.echo(f"expired {report.expired}, claims released {report.claims_released}, "
                    f"reminders sent {report.reminders}, files removed {report.files_removed}, "
                    f"webhooks delivered {report.webhooks_delivered}")
@@ -204,7 +177,7 @@ def jobs_run() -> None:
     from mtb.materials.storage import StorageUnavailable
 
     try:
-        asyncio.run(runner())
+        with_database(runner)
     except StorageUnavailable as exc:
         fail(f"jobs stopped, the material storage failed: {exc.__cause__!r}; run again when it is back "
              "(every job is idempotent)")
@@ -262,19 +235,15 @@ def doctor(clean: Annotated[bool, typer.Option(
     settings = get_settings()
     storage = make_storage(settings)
 
-    async def runner() -> tuple[DoctorReport, str | None]:
-        engine = create_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                calendar = await synced(session, load_calendar(settings.calendar_path))
-                warning = next_year_warning(calendar, local_date(utcnow()))
-                return await diagnose(session, storage, now=utcnow(),
-                                      grace_minutes=settings.storage_gc_grace_minutes, clean=clean), warning
-        finally:
-            await engine.dispose()
+    async def runner(sessions: async_sessionmaker[AsyncSession]) -> tuple[DoctorReport, str | None]:
+        async with sessions() as session:
+            calendar = await synced(session, load_calendar(settings.calendar_path))
+            warning = next_year_warning(calendar, local_date(utcnow()))
+            return await diagnose(session, storage, now=utcnow(),
+                                  grace_minutes=settings.storage_gc_grace_minutes, clean=clean), warning
 
     try:
-        report, calendar_warning = asyncio.run(runner())
+        report, calendar_warning = with_database(runner)
     except StorageUnavailable as exc:
         fail(f"storage {storage.describe()} failed: {exc.__cause__!r}")
         return

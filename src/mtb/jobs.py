@@ -97,7 +97,7 @@ async def _periodically(sessionmaker: async_sessionmaker[AsyncSession], settings
     while True:
         try:
             report = await run_jobs(sessionmaker, settings)
-            record_jobs(report)
+            record_jobs(vars(report))
             if any(vars(report).values()):
                 log.info("jobs ran", extra=vars(report))
         except Exception as exc:

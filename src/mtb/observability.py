@@ -28,10 +28,10 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -50,9 +50,6 @@ from mtb.errors import ErrorOut
 from mtb.materials.storage import LocalStorage, Storage
 from mtb.settings import Settings
 from mtb.timeutil import local_today
-
-if TYPE_CHECKING:
-    from mtb.jobs import JobReport
 
 log = logging.getLogger("mtb.observability")
 SignalHandler = Callable[[int, FrameType | None], object]
@@ -85,9 +82,10 @@ def record_dependency_failure(dependency: str) -> None:
     DEPENDENCY_FAILURES.labels(dependency).inc()
 
 
-def record_jobs(report: JobReport) -> None:
+def record_jobs(rows_by_job: Mapping[str, int]) -> None:
+    """A jobs run: what each job did (mtb/jobs.py JobReport, as a mapping)."""
     JOBS_LAST_RUN.set(time.time())
-    for job, rows in vars(report).items():
+    for job, rows in rows_by_job.items():
         JOBS_ROWS.labels(job).inc(rows)
 
 

@@ -14,7 +14,8 @@ from mtb.cli import app as cli
 from mtb.demo import load_demo
 from mtb.identity.demo_password import DEMO_PASSWORD, DemoInProduction
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
-from mtb.identity.service import create_staff, hash_password
+from mtb.identity.passwords import hash_password
+from mtb.identity.service import create_staff
 from mtb.settings import Settings, get_settings
 
 runner = CliRunner()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.channels.models import Channel
 from mtb.channels.service import create_channel, get_channel, list_channels, replace_keys, set_active
+from mtb.commandline import fail, in_transaction
 from mtb.errors import MTBError
 
 channel_app = typer.Typer(help="Trusted channels: their public keys for channel login", no_args_is_help=True)
@@ -19,8 +20,6 @@ Kid = Annotated[str | None, typer.Option("--kid", help="the key id of a PEM key 
 
 
 def _run(work):  # type: ignore[no-untyped-def]
-    from mtb.cli import fail, in_transaction
-
     try:
         return in_transaction(work)
     except MTBError as exc:
@@ -28,8 +27,6 @@ def _run(work):  # type: ignore[no-untyped-def]
 
 
 def _read(path: Path) -> str:
-    from mtb.cli import fail
-
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

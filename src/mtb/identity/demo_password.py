@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.errors import Unprocessable
 from mtb.identity.models import StaffUser
+from mtb.identity.passwords import password_matches
 from mtb.settings import get_settings
 
 # Not a secret: demo accounts exist only in a database made by `mtb demo`, never in production.
@@ -41,8 +42,6 @@ def refuse_demo_password(password: str) -> None:
 async def accounts_with_demo_password(session: AsyncSession) -> list[str]:
     """Usernames of the active staff accounts whose password is the demo one (one hash check each,
     off the event loop: a few hundred milliseconds per account)."""
-    from mtb.identity.service import password_matches
-
     rows = (await session.execute(
         select(StaffUser.username, StaffUser.password_hash).where(StaffUser.active.is_(True))
         .order_by(StaffUser.username))).all()

@@ -6,7 +6,6 @@ import hmac
 from typing import Protocol
 
 import anyio
-from pwdlib import PasswordHash
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,11 +13,9 @@ from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
 from mtb.identity.demo_password import refuse_demo_password
 from mtb.identity.models import InsuredPerson, StaffRole, StaffUser
+from mtb.identity.passwords import DUMMY_HASH, hash_password, password_matches
 from mtb.timeutil import utcnow
 
-_passwords = PasswordHash.recommended()
-# Verified when the username is unknown, so a wrong username costs the same time as a wrong password.
-_DUMMY_HASH = _passwords.hash("mtb-dummy-password")
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -55,20 +52,11 @@ async def find_person(session: AsyncSession, *, name: str, id_number: str,
     return person if name_ok and card_ok else None
 
 
-def hash_password(password: str) -> str:
-    return _passwords.hash(password)
-
-
-def password_matches(password: str, stored: str) -> bool:
-    """Blocking (a deliberately slow hash): call it in a thread."""
-    return bool(_passwords.verify(password, stored))
-
-
 async def authenticate_staff(session: AsyncSession, *, username: str, password: str) -> StaffUser | None:
     staff = (await session.execute(
         select(StaffUser).where(StaffUser.username == username.strip()))).scalar_one_or_none()
-    stored = staff.password_hash if staff is not None else _DUMMY_HASH
-    matches = await anyio.to_thread.run_sync(_passwords.verify, password, stored)
+    stored = staff.password_hash if staff is not None else DUMMY_HASH
+    matches = await anyio.to_thread.run_sync(password_matches, password, stored)
     if staff is None or not matches or not staff.active:
         return None
     return staff

@@ -5,18 +5,17 @@ Both read the configured database and write files only; nothing in the database 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mtb.catalog.workdays import load_calendar
-from mtb.db.engine import create_engine, create_sessionmaker
+from mtb.commandline import fail, with_database
 from mtb.interop.export import export_fhir
 from mtb.interop.tables import (
     APPLICATION_COLUMNS,
@@ -43,30 +42,13 @@ class Table(StrEnum):
     decisions = "decisions"
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
 def _day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"{option}: not a date (YYYY-MM-DD): {value!r}", 2)
-
-
-def _run(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    async def runner() -> T:
-        engine = create_engine(get_settings().database_url,
-                               prepared_statements=get_settings().database_prepared_statements)
-        try:
-            return await work(create_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(runner())
+        fail(f"{option}: not a date (YYYY-MM-DD): {value!r}", 2)
 
 
 @export_app.command("fhir")
@@ -83,11 +65,11 @@ def fhir_command(
     day = _day(since, "--since")
     settings = get_settings()
     try:
-        counts = _run(lambda sm: export_fhir(sm, out, region_code=region, since=day,
+        counts = with_database(lambda sm: export_fhir(sm, out, region_code=region, since=day,
                                              base_url=base_url.rstrip("/"), today=local_today(),
                                              timezone=settings.timezone))
     except OSError as exc:
-        _fail(f"{out}: cannot write: {exc.strerror}")
+        fail(f"{out}: cannot write: {exc.strerror}")
     for kind, count in counts.items():
         typer.echo(f"{out / f'{kind}.ndjson'}: {count} resources")
 
@@ -131,7 +113,7 @@ def csv_command(
         return count
 
     try:
-        count = _run(write)
+        count = with_database(write)
     except OSError as exc:
-        _fail(f"{out}: cannot write: {exc.strerror}")
+        fail(f"{out}: cannot write: {exc.strerror}")
     typer.echo(f"{out}: {count} rows ({table.value})")
