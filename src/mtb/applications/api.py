@@ -79,9 +79,10 @@ async def read(request: Request) -> Any:
 @router.post("", status_code=201, response_model=ApplicationOut)
 async def create(payload: ApplicationCreate, acting: Writer, session: DBSession, request: Request) -> ApplicationOut:
     clerk = acting.staff.id if acting.staff is not None else None  # a window clerk: their own counters
-    app = await create_application(session, actor=acting.actor, actor_person=acting.person, payload=payload,
-                                   guard=IdentityGuard.for_request(request, clerk_id=clerk))
-    return await application_out(session, app)
+    app, created = await create_application(session, actor=acting.actor, actor_person=acting.person,
+                                            payload=payload, guard=IdentityGuard.for_request(request, clerk_id=clerk))
+    # A draft made in this transaction: no materials or decisions yet, and its timeline is its creation.
+    return await application_out(session, app, materials=[], events=[created], decisions=[])
 
 
 @router.get("", response_model=list[ApplicationSummary])

@@ -21,7 +21,7 @@ from mtb.catalog.document import CatalogDocument
 from mtb.errors import Conflict, Unprocessable
 from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson, PersonStatus
-from mtb.qualifications.service import active_qualification
+from mtb.qualifications.service import active_qualification_id
 from mtb.timeutil import local_today
 
 
@@ -98,11 +98,16 @@ async def check_not_already_applied(session: AsyncSession, person: InsuredPerson
         Application.status.in_([s.value for s in OPEN]))
     if exclude is not None:
         query = query.where(Application.id != exclude)
-    existing = (await session.execute(query.limit(1))).scalar_one_or_none()
+    # Both questions in one statement.
+    asked = [query.limit(1).scalar_subquery()]
+    if kind == "new":
+        asked.append(active_qualification_id(person.id, disease_code).scalar_subquery())
+    row = (await session.execute(select(*asked))).one()
+    existing = row[0]
     if existing is not None:
         raise Conflict("application_exists", "该参保人已有此病种的申请正在办理中",
                        extra={"application_id": str(existing)})
-    qualification = await active_qualification(session, person.id, disease_code) if kind == "new" else None
+    qualification = row[1] if kind == "new" else None
     if qualification is not None:
         raise Conflict("qualification_exists", "该参保人已有此病种的有效备案，如需更换医院请办理变更",
                        extra={"qualification_id": str(qualification)})

@@ -8,9 +8,10 @@ people concerned, all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,14 @@ from mtb.applications.models import Application, ApplicationEvent, IdempotentRes
 from mtb.applications.schemas import RELATION_LABELS, ApplicationCreate
 from mtb.applications.states import ALLOWED, EDITABLE, LABELS, Status
 from mtb.catalog.calendar import synced
-from mtb.catalog.service import ActiveCatalog, active_catalog, catalog_by_version_id
+from mtb.catalog.models import CatalogVersion
+from mtb.catalog.service import (
+    ActiveCatalog,
+    active_catalog,
+    catalog_by_version_id,
+    remember_version,
+    version_columns,
+)
 from mtb.catalog.workdays import WorkdayCalendar
 from mtb.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mtb.identity.models import InsuredPerson
@@ -36,10 +44,16 @@ from mtb.webhooks.events import application_changed
 
 
 async def get_readable(session: AsyncSession, actor: Actor, application_id: uuid.UUID) -> Application:
-    app = (await session.execute(
-        select(Application).where(Application.id == application_id, readable_by(actor)))).scalar_one_or_none()
-    if app is None:
+    """An application the asker may read, with the catalog version it was made under (read in the same
+    statement: nearly every caller asks for it next)."""
+    row = (await session.execute(
+        select(Application, *version_columns())
+        .join(CatalogVersion, CatalogVersion.id == Application.catalog_version_id)
+        .where(Application.id == application_id, readable_by(actor)))).first()
+    if row is None:
         raise NotFound("application_not_found", "申请不存在")
+    await remember_version(session, row)
+    app: Application = row[0]
     return app
 
 
@@ -83,10 +97,15 @@ async def resolve_beneficiary(session: AsyncSession, *, actor_person: InsuredPer
     return person, b.relation.value
 
 
+class Created(NamedTuple):
+    app: Application
+    event: ApplicationEvent  # its first history row: the whole timeline of a new draft
+
+
 async def create_application(session: AsyncSession, *, actor: Actor, actor_person: InsuredPerson | None,
                              payload: ApplicationCreate, kind: str = "new",
                              qualification_id: uuid.UUID | None = None,
-                             guard: IdentityGuard | None = None) -> Application:
+                             guard: IdentityGuard | None = None) -> Created:
     """A new draft, for oneself, for another person (agent), or entered at the window by a clerk;
     `kind` change or renewal names the filing it changes or renews (qualifications/lifecycle.py)."""
     via_window = actor.kind == "staff"
@@ -115,11 +134,12 @@ async def create_application(session: AsyncSession, *, actor: Actor, actor_perso
         await session.flush()
     except IntegrityError as exc:  # a concurrent request created the same open application first
         raise Conflict("application_exists", "该参保人已有此病种的申请正在办理中") from exc
-    session.add(ApplicationEvent(application_id=app.id, from_status=None, to_status=Status.draft.value,
-                                 actor_kind=actor.kind, actor_id=actor.id, reason=None, round=0,
-                                 created_at=now))
+    event = ApplicationEvent(application_id=app.id, from_status=None, to_status=Status.draft.value,
+                             action="status", actor_kind=actor.kind, actor_id=actor.id, reason=None, round=0,
+                             created_at=now)
+    session.add(event)
     await session.flush()
-    return app
+    return Created(app, event)
 
 
 async def set_status(session: AsyncSession, app: Application, to: Status, *, actor: Actor,
@@ -129,14 +149,11 @@ async def set_status(session: AsyncSession, app: Application, to: Status, *, act
     if to not in ALLOWED[current]:
         raise Conflict("invalid_transition", f"申请当前状态为“{LABELS[current]}”，不能变为“{LABELS[to]}”")
     now = utcnow()
-    result = await session.execute(
+    await _update_read_back(
+        session, app,
         update(Application)
         .where(Application.id == app.id, Application.status == current.value, Application.version == app.version)
-        .values(status=to.value, version=app.version + 1, updated_at=now, **values)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("concurrent_change", "申请已被他人同时处理，请刷新后查看")
-    await session.refresh(app)
+        .values(status=to.value, version=app.version + 1, updated_at=now, **values))
     session.add(ApplicationEvent(application_id=app.id, from_status=current.value, to_status=to.value,
                                  actor_kind=actor.kind, actor_id=actor.id, reason=reason, round=app.round,
                                  created_at=now))
@@ -156,13 +173,20 @@ async def record(session: AsyncSession, app: Application, action: str, *, actor:
 
 async def update_guarded(session: AsyncSession, app: Application, **values: Any) -> None:
     """Change fields other than the status, only if nobody changed the application meanwhile (409 if so)."""
-    result = await session.execute(
+    await _update_read_back(
+        session, app,
         update(Application).where(Application.id == app.id, Application.version == app.version)
-        .values(version=app.version + 1, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .values(version=app.version + 1, updated_at=utcnow(), **values))
+
+
+async def _update_read_back(session: AsyncSession, app: Application, statement: Update) -> None:
+    """Run a guarded UPDATE of `app`'s row and read the row back in the same statement (RETURNING), as
+    `session.refresh` would after it; no row means someone changed the application meanwhile (409)."""
+    result = await session.execute(
+        statement.returning(Application),
+        execution_options={"synchronize_session": False, "populate_existing": True})
+    if result.scalar_one_or_none() is None:
         raise Conflict("concurrent_change", "申请已被他人同时处理，请刷新后查看")
-    await session.refresh(app)
 
 
 async def _announce(session: AsyncSession, app: Application, to: Status, reason: str | None) -> None:
@@ -192,14 +216,22 @@ def ensure_editable(app: Application) -> None:
                        f"申请当前状态为“{LABELS[Status(app.status)]}”，不能修改材料")
 
 
-async def missing_materials(session: AsyncSession, app: Application,
-                            catalog: ActiveCatalog) -> list[dict[str, str]]:
-    """Required kinds with no upload (generated kinds are made by MTB and never missing)."""
+async def materials_of(session: AsyncSession, app: Application) -> list[Material]:
+    """The application's materials, in the order its answer lists them."""
+    return list((await session.execute(
+        select(Material).where(Material.application_id == app.id)
+        .order_by(Material.created_at, Material.id))).scalars())
+
+
+async def missing_materials(session: AsyncSession, app: Application, catalog: ActiveCatalog,
+                            materials: Sequence[Material] | None = None) -> list[dict[str, str]]:
+    """Required kinds with no upload (generated kinds are made by MTB and never missing); `materials`:
+    the application's, when the caller has read them already."""
     doc = catalog.document
     disease = doc.disease(app.disease_code)
     assert disease is not None
-    uploaded = set((await session.execute(
-        select(Material.kind).where(Material.application_id == app.id))).scalars())
+    uploaded = ({m.kind for m in materials} if materials is not None else set((await session.execute(
+        select(Material.kind).where(Material.application_id == app.id))).scalars()))
     missing = []
     for req in doc.materials_for(disease, app.kind):
         kind = doc.material_kind(req.kind)
@@ -209,16 +241,19 @@ async def missing_materials(session: AsyncSession, app: Application,
     return missing
 
 
-async def require_complete(session: AsyncSession, app: Application, catalog: ActiveCatalog) -> None:
+async def require_complete(session: AsyncSession, app: Application, catalog: ActiveCatalog,
+                           materials: Sequence[Material] | None = None) -> None:
     """Every required material is there (at submission, and again at approval)."""
-    missing = await missing_materials(session, app, catalog)
+    missing = await missing_materials(session, app, catalog, materials)
     if missing:
         raise Unprocessable("materials_incomplete", "材料不齐全，缺少：" + "、".join(m["name"] for m in missing),
                             extra={"missing": missing})
 
 
-async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCatalog) -> None:
-    """Disease rules on materials, e.g. multiple sclerosis: certificate by an associate chief or above."""
+async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCatalog,
+                      materials: Sequence[Material] | None = None) -> None:
+    """Disease rules on materials, e.g. multiple sclerosis: certificate by an associate chief or above;
+    `materials`: the application's, when the caller has read them already."""
     doc = catalog.document
     disease = doc.disease(app.disease_code)
     assert disease is not None
@@ -227,9 +262,10 @@ async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCa
         if rule.material not in asked:  # e.g. a change of hospital that asks for no certificate
             continue
         needed = doc.title_rank(rule.title)
-        titles = list((await session.execute(
-            select(Material.fields).where(Material.application_id == app.id,
-                                          Material.kind == rule.material))).scalars())
+        titles = ([m.fields for m in materials if m.kind == rule.material] if materials is not None else
+                  list((await session.execute(
+                      select(Material.fields).where(Material.application_id == app.id,
+                                                    Material.kind == rule.material))).scalars()))
         material = doc.material_kind(rule.material)
         title_name = next(t.name for t in doc.physician_titles if t.code == rule.title)
         ranks = [doc.title_rank(str(f.get("physician_title", ""))) for f in titles]
@@ -241,8 +277,9 @@ async def check_rules(session: AsyncSession, app: Application, catalog: ActiveCa
 
 
 async def submit(session: AsyncSession, app: Application, *, actor: Actor, calendar: WorkdayCalendar,
-                 beneficiary: InsuredPerson, declaration_version: str | None = None) -> None:
-    """Re-check eligibility and the checklist, then submit with the due date set."""
+                 beneficiary: InsuredPerson, declaration_version: str | None = None) -> list[Material]:
+    """Re-check eligibility and the checklist, then submit with the due date set. Returns the materials
+    the checklist was checked on (read once, for the checks and for the answer)."""
     if Status(app.status) not in (Status.draft, Status.returned):
         raise Conflict("already_submitted" if app.status in (Status.submitted, Status.in_review) else
                        "invalid_transition",
@@ -257,8 +294,9 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
     if app.kind != "new":
         await check_followup(session, app, current.document, local_today())
     made_under = await catalog_by_version_id(session, app.catalog_version_id)
-    await require_complete(session, app, made_under)
-    await check_rules(session, app, made_under)
+    materials = await materials_of(session, app)
+    await require_complete(session, app, made_under, materials)
+    await check_rules(session, app, made_under, materials)
     declaration = made_under.document.declaration
     if declaration is not None:  # Hubei: "所有材料需真实、有效、完整", confirmed, its version in the history
         if declaration_version != declaration.version:
@@ -274,6 +312,7 @@ async def submit(session: AsyncSession, app: Application, *, actor: Actor, calen
     await set_status(session, app, Status.submitted, actor=actor, round=app.round + 1, due_date=due.day,
                      due_date_provisional=due.provisional, submitted_at=utcnow(), **numbered)
     prereview_wake.kick_after_commit(session)  # the pre-review worker offers it to the fast track
+    return materials
 
 
 async def withdraw(session: AsyncSession, app: Application, *, actor: Actor, reason: str | None) -> None:

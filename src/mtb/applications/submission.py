@@ -43,8 +43,8 @@ async def submit_once(session: AsyncSession, app: Application, *, actor: Actor, 
     assert beneficiary is not None
     app_id = app.id
     try:
-        await submit(session, app, actor=actor, calendar=calendar, beneficiary=beneficiary,
-                     declaration_version=declaration_version)
+        materials = await submit(session, app, actor=actor, calendar=calendar, beneficiary=beneficiary,
+                                 declaration_version=declaration_version)
     except Conflict:
         if key is None:
             raise
@@ -55,7 +55,7 @@ async def submit_once(session: AsyncSession, app: Application, *, actor: Actor, 
         if prior is None:
             raise
         return Submitted(prior.status_code, prior.body, replayed=True)
-    body = (await application_out(session, app)).model_dump(mode="json")
+    body = (await application_out(session, app, materials=materials)).model_dump(mode="json")
     if key is not None:
         await remember(session, app, ACTION, key, 200, body)
     return Submitted(200, body, replayed=False)

@@ -28,6 +28,7 @@ from mtb.applications.schemas import (
     PersonRef,
     TimelineEntry,
 )
+from mtb.applications.service import materials_of
 from mtb.applications.states import LABELS, Status
 from mtb.catalog.document import CatalogDocument
 from mtb.catalog.examples import review_due_basis
@@ -158,22 +159,27 @@ async def submitted_by(session: AsyncSession, app: Application) -> str:
     return submitted_by_label(app, agent.name if agent else None)
 
 
-async def application_out(session: AsyncSession, app: Application, *,
-                          with_prereview: bool = False) -> ApplicationOut:
-    """The answer for one application; `with_prereview` (staff only) adds the pre-review's findings."""
+async def application_out(session: AsyncSession, app: Application, *, with_prereview: bool = False,
+                          materials: Sequence[MaterialFacts] | None = None,
+                          events: Sequence[EventFacts] | None = None,
+                          decisions: Sequence[DecisionFacts] | None = None) -> ApplicationOut:
+    """The answer for one application; `with_prereview` (staff only) adds the pre-review's findings.
+    `materials`, `events` (its status history) and `decisions` (the final ones) are read unless the caller
+    already holds all of them, as it was read in this transaction (ordered as read here)."""
     catalog = await catalog_by_version_id(session, app.catalog_version_id)
     beneficiary = await session.get(InsuredPerson, app.beneficiary_id)
     assert beneficiary is not None
-    materials = list((await session.execute(
-        select(Material).where(Material.application_id == app.id)
-        .order_by(Material.created_at, Material.id))).scalars())
-    events = list((await session.execute(
-        select(ApplicationEvent).where(ApplicationEvent.application_id == app.id,
-                                       ApplicationEvent.action == "status")
-        .order_by(ApplicationEvent.id))).scalars())
-    decisions = list((await session.execute(
-        select(ReviewDecision).where(ReviewDecision.application_id == app.id, ReviewDecision.final.is_(True))
-        .order_by(ReviewDecision.decided_at))).scalars())
+    if materials is None:
+        materials = await materials_of(session, app)
+    if events is None:
+        events = list((await session.execute(
+            select(ApplicationEvent).where(ApplicationEvent.application_id == app.id,
+                                           ApplicationEvent.action == "status")
+            .order_by(ApplicationEvent.id))).scalars())
+    if decisions is None:
+        decisions = list((await session.execute(
+            select(ReviewDecision).where(ReviewDecision.application_id == app.id, ReviewDecision.final.is_(True))
+            .order_by(ReviewDecision.decided_at))).scalars())
     out = build_application_out(
         catalog.document, catalog.version, app,
         beneficiary=PersonRef(name=beneficiary.name, id_number_masked=beneficiary.id_number_masked),

@@ -137,12 +137,22 @@ async def catalog_by_version_id(session: AsyncSession, version_id: int) -> Activ
     known = _remembered(session)
     if (found := known.get(version_id)) is not None:
         return found
-    row = (await session.execute(
-        select(CatalogVersion.id, CatalogVersion.version, CatalogVersion.effective_from,
-               CatalogVersion.sha256)
-        .where(CatalogVersion.id == version_id))).one()
+    row = (await session.execute(select(*version_columns()).where(CatalogVersion.id == version_id))).one()
     found = known[version_id] = await _active(session, row)
     return found
+
+
+def version_columns() -> tuple[Any, ...]:
+    """The columns of a version row that `remember_version` takes: select them beside a row that names
+    its version (an application), and the version is known without a statement of its own."""
+    return (CatalogVersion.id, CatalogVersion.version, CatalogVersion.effective_from, CatalogVersion.sha256)
+
+
+async def remember_version(session: AsyncSession, row: Row[Any]) -> None:
+    """Remember for the session the version whose `version_columns` `row` holds (read with something else)."""
+    known = _remembered(session)
+    if row.id not in known:
+        known[row.id] = await _active(session, row)
 
 
 def _remembered(session: AsyncSession) -> dict[int, ActiveCatalog]:

@@ -37,8 +37,9 @@ async def start_change(session: AsyncSession, *, person: InsuredPerson, q: Quali
         raise Unprocessable("same_hospital", "新选择的医院与当前备案医院相同")
     payload = ApplicationCreate(region_code=q.region_code, disease_code=q.disease_code, hospital_code=hospital_code,
                                 channel=_channel(doc, channel), laterality=await _laterality(session, q))
-    return await create_application(session, actor=Actor.of_person(person), actor_person=person, payload=payload,
-                                    kind="change", qualification_id=q.id)
+    created = await create_application(session, actor=Actor.of_person(person), actor_person=person,
+                                       payload=payload, kind="change", qualification_id=q.id)
+    return created.app
 
 
 async def start_renewal(session: AsyncSession, *, person: InsuredPerson, q: Qualification,
@@ -48,5 +49,6 @@ async def start_renewal(session: AsyncSession, *, person: InsuredPerson, q: Qual
     payload = ApplicationCreate(region_code=q.region_code, disease_code=q.disease_code,
                                 hospital_code=hospital_code or q.hospital_code, channel=_channel(doc, channel),
                                 laterality=await _laterality(session, q))
-    return await create_application(session, actor=Actor.of_person(person), actor_person=person, payload=payload,
-                                    kind="renewal", qualification_id=q.id)
+    created = await create_application(session, actor=Actor.of_person(person), actor_person=person,
+                                       payload=payload, kind="renewal", qualification_id=q.id)
+    return created.app

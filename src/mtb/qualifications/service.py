@@ -17,7 +17,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mtb.applications.actors import Actor
@@ -85,10 +85,15 @@ async def get_owned(session: AsyncSession, person_id: uuid.UUID, qualification_i
     return q
 
 
-async def active_qualification(session: AsyncSession, person_id: uuid.UUID, disease_code: str) -> uuid.UUID | None:
-    return (await session.execute(select(Qualification.id).where(
+def active_qualification_id(person_id: uuid.UUID, disease_code: str) -> Select[tuple[uuid.UUID]]:
+    """The query for the person's active filing for the disease (one at most: a unique index)."""
+    return select(Qualification.id).where(
         Qualification.person_id == person_id, Qualification.disease_code == disease_code,
-        Qualification.status == ACTIVE))).scalar_one_or_none()
+        Qualification.status == ACTIVE)
+
+
+async def active_qualification(session: AsyncSession, person_id: uuid.UUID, disease_code: str) -> uuid.UUID | None:
+    return (await session.execute(active_qualification_id(person_id, disease_code))).scalar_one_or_none()
 
 
 async def list_for_person(session: AsyncSession, person_id: uuid.UUID) -> list[Qualification]:

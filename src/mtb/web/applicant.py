@@ -233,7 +233,7 @@ async def apply_submit(request: Request, session: DBSession) -> Response:
         return _details(request, doc, form["disease_code"], person, form=form, status_code=422,
                         errors={"beneficiary": "为他人办理时，请完整填写参保人的姓名、身份证号和医保卡号"})
     try:
-        app = await create_application(session, actor=Actor.of_person(person), actor_person=person, payload=payload,
+        app, _ = await create_application(session, actor=Actor.of_person(person), actor_person=person, payload=payload,
                                        guard=IdentityGuard.for_request(request))
     except MTBError as exc:
         await undo(session, person)

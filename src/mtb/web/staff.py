@@ -354,7 +354,7 @@ async def window_create(request: Request, session: DBSession) -> Response:
             laterality=form.get("laterality") or None,
             beneficiary=BeneficiaryIn(name=form.get("b_name", ""), id_number=form.get("b_id_number", ""),
                                       card_number=form.get("b_card_number", ""), relation="other"))  # type: ignore[arg-type]
-        app = await create_application(session, actor=Actor.of_staff(staff), actor_person=None, payload=payload,
+        app, _ = await create_application(session, actor=Actor.of_staff(staff), actor_person=None, payload=payload,
                                        guard=IdentityGuard.for_request(request, clerk_id=staff.id))
     except ValidationError:
         return await window(request, session, error="请完整填写参保人的姓名、身份证号和医保卡号", form=form,
