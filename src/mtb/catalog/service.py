@@ -122,8 +122,7 @@ def in_force(region_code: str | ColumnElement[str], day: date | BindParameter[da
 async def active_catalog(session: AsyncSession, region_code: str, *, on: date | None = None) -> ActiveCatalog:
     day = on or local_today()
     row = (await session.execute(
-        in_force(region_code, day).with_only_columns(CatalogVersion.id, CatalogVersion.version,
-                                                     CatalogVersion.effective_from, CatalogVersion.sha256))).first()
+        in_force(region_code, day).with_only_columns(*version_columns()))).first()
     if row is None:
         raise NotFound("region_not_found", f"地区 {region_code} 尚未开通门诊慢特病业务")
     active = await _active(session, row)
