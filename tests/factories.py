@@ -16,8 +16,8 @@ from mtb.catalog.loader import ParsedCatalog, read_catalog_files
 from mtb.catalog.service import load_catalogs
 from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, InsuredPerson, PersonStatus, StaffRole, StaffUser
-from mtb.identity.registry import InsuredRecord, import_insured
 from mtb.identity.passwords import hash_password
+from mtb.identity.registry import InsuredRecord, import_insured
 from mtb.identity.service import create_staff
 from mtb.identity.tokens import Principal, issue_token
 

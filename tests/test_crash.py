@@ -40,7 +40,7 @@ from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, PersonStatus
 from mtb.identity.registry import InsuredRecord, import_insured
 from mtb.materials.models import Material
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.settings import Settings
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_SELF, create, submit, upload

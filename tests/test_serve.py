@@ -21,7 +21,7 @@ from anyio.abc import Process
 from mtb.identity import idnumber
 from mtb.logs import find_ids
 from mtb.materials.models import Material
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.settings import Settings
 from tests.applications.helpers import BEIJING_SELF, create
 from tests.factories import Seed

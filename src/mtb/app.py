@@ -48,7 +48,7 @@ from mtb.interop.outcome import FHIR_JSON, is_fhir_path, operation_outcome
 from mtb.jobs import scheduler
 from mtb.logs import configure_logging
 from mtb.materials.api import router as materials_router
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.notifications.api import router as notifications_router
 from mtb.observability import drain_on_signals, observe_request, record_dependency_failure
 from mtb.observability import router as observability_router

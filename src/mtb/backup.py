@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from mtb.materials.storage import S3Location, parse_storage_url
+from mtb.materials.location import S3Location, parse_storage_url
 from mtb.settings import Settings
 
 MANIFEST = "manifest.json"

@@ -229,7 +229,8 @@ def doctor(clean: Annotated[bool, typer.Option(
     from mtb.catalog.calendar import next_year_warning, synced
     from mtb.catalog.workdays import load_calendar
     from mtb.doctor import DoctorReport, diagnose
-    from mtb.materials.storage import StorageUnavailable, make_storage
+    from mtb.materials.storage import StorageUnavailable
+    from mtb.materials.stores import make_storage
     from mtb.timeutil import local_date, utcnow
 
     settings = get_settings()

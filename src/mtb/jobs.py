@@ -23,7 +23,7 @@ from mtb.catalog.workdays import load_calendar
 from mtb.channels.jobs import forget_expired_assertions
 from mtb.identity.jobs import forget_expired_revocations
 from mtb.materials.jobs import collect_garbage
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.observability import record_jobs, record_jobs_failure
 from mtb.outage import dependency_of, failure_of
 from mtb.prereview.fasttrack import sweep as sweep_fast_track

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     @field_validator("storage_url")
     @classmethod
     def _storage_url(cls, value: str | None) -> str | None:
-        from mtb.materials.storage import parse_storage_url
+        from mtb.materials.location import parse_storage_url
 
         if value:
             parse_storage_url(value)  # a ValueError says what is wrong

@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from mtb.http.limits import FORM_MARGIN, BodyLimit, BodyTooLarge
 from mtb.materials.inspect import inspect_file
 from mtb.materials.models import Material
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.settings import Settings
 from tests.applications.helpers import BEIJING_SELF, create, upload
 from tests.factories import Seed

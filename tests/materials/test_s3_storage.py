@@ -27,18 +27,11 @@ from mtb.applications.models import ApplicationEvent
 from mtb.cli import app as cli
 from mtb.identity.models import StaffRole
 from mtb.jobs import collect_garbage
+from mtb.materials.location import S3Location, parse_storage_url
 from mtb.materials.models import Material
 from mtb.materials.s3 import S3Storage
-from mtb.materials.storage import (
-    LocalStorage,
-    Received,
-    S3Location,
-    Storage,
-    StorageUnavailable,
-    make_storage,
-    parse_storage_url,
-    storage_at,
-)
+from mtb.materials.storage import LocalStorage, Received, Storage, StorageUnavailable
+from mtb.materials.stores import make_storage, storage_at
 from mtb.settings import Settings, get_settings
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_SELF, create, upload

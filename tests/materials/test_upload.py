@@ -17,7 +17,7 @@ from mtb.app import create_app
 from mtb.jobs import collect_garbage
 from mtb.materials.inspect import NOT_A_DOCUMENT
 from mtb.materials.models import Material
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.settings import Settings, get_settings
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_SELF, HUBEI, create, upload

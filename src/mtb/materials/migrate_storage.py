@@ -27,8 +27,10 @@ from sqlalchemy import select
 
 from mtb.db.engine import create_engine, create_sessionmaker
 from mtb.doctor import file_sha256
+from mtb.materials.location import parse_storage_url
 from mtb.materials.models import Material
-from mtb.materials.storage import Storage, StorageUnavailable, copy_to_spool, parse_storage_url, storage_at
+from mtb.materials.storage import Storage, StorageUnavailable, copy_to_spool
+from mtb.materials.stores import storage_at
 from mtb.settings import Settings, get_settings
 
 storage_app = typer.Typer(help="Material file storage", no_args_is_help=True)

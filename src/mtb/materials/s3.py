@@ -31,7 +31,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mtb.materials.storage import Opened, Received, S3Location, Spool, StorageUnavailable, StoredFile
+from mtb.materials.location import S3Location
+from mtb.materials.storage import Opened, Received, Spool, StorageUnavailable, StoredFile
 
 if TYPE_CHECKING:
     from mtb.settings import Settings

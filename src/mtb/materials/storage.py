@@ -23,15 +23,12 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from fastapi import UploadFile
 
 from mtb.errors import MTBError, PayloadTooLarge
 from mtb.outage import DiskFull
-
-if TYPE_CHECKING:
-    from mtb.settings import Settings
 
 CHUNK = 1024 * 1024
 log = logging.getLogger("mtb.storage")
@@ -113,48 +110,6 @@ class Storage(Protocol):
         ...
 
     def remove_stale_temporaries(self, older_than: float) -> int: ...
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    prefix: str  # "" or ending in "/"
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-
-def parse_storage_url(url: str) -> Path | S3Location:
-    """`s3://bucket/prefix` names a bucket; `file://path` or a plain path a local directory."""
-    if url.startswith("s3://"):
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
-        if not bucket:
-            raise ValueError(f"{url}: no bucket named (expected s3://bucket/prefix)")
-        prefix = prefix.strip("/")
-        return S3Location(bucket, f"{prefix}/" if prefix else "")
-    if "://" in url and not url.startswith("file://"):
-        raise ValueError(f"{url}: storage must be s3://bucket/prefix, file://path or a path")
-    path = url.removeprefix("file://")
-    if not path:
-        raise ValueError(f"{url}: no directory named")
-    return Path(path)
-
-
-def storage_at(url: str, settings: Settings) -> Storage:
-    """The storage a URL names; S3 uses the settings' endpoint and credentials and spools locally."""
-    location = parse_storage_url(url)
-    if isinstance(location, Path):
-        return LocalStorage(location)
-    from mtb.materials.s3 import S3Storage
-
-    return S3Storage.from_settings(location, settings)
-
-
-def make_storage(settings: Settings) -> Storage:
-    """The configured storage: MTB_STORAGE_URL, else the local directory MTB_STORAGE_PATH."""
-    if settings.storage_url:
-        return storage_at(settings.storage_url, settings)
-    return LocalStorage(settings.storage_path)
 
 
 class Spool:

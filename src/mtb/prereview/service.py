@@ -35,7 +35,7 @@ from mtb.identity import idnumber
 from mtb.identity.models import InsuredPerson
 from mtb.materials.download import local_copy
 from mtb.materials.models import Material
-from mtb.materials.storage import make_storage
+from mtb.materials.stores import make_storage
 from mtb.prereview.compare import Applicant, Context, compare, shown
 from mtb.prereview.extract import extract
 from mtb.prereview.fasttrack import offer, sweep
