@@ -50,8 +50,8 @@ def declare(status: int, codes: Iterable[str]) -> None:
 
 
 def _error_classes() -> dict[str, type[MTBError]]:
-    import mtb.app  # noqa: F401 — every module with an error class is imported by the app
-
+    """The error classes of the modules imported so far: called from the app's OpenAPI document, once the
+    app (which imports every module with an error class) is built."""
     found: dict[str, type[MTBError]] = {}
     pending: list[type[MTBError]] = [MTBError]
     while pending:
