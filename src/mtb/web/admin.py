@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
@@ -30,14 +30,15 @@ from mtb.catalog.service import ActiveCatalog, active_catalog, load_catalogs
 from mtb.catalog.statutory import LAST_YEAR
 from mtb.catalog.workdays import FIRST_SCHEDULE_YEAR, SOURCE_LABELS, YearTable
 from mtb.db.engine import DBSession
-from mtb.errors import Conflict, MTBError, NotFound
+from mtb.errors import MTBError, NotFound
 from mtb.identity import idnumber
+from mtb.identity.accounts import deactivate, member_of, region_member, region_staff
 from mtb.identity.models import StaffRole, StaffUser
 from mtb.identity.service import create_staff
-from mtb.qualifications.keys import create_hospital_key
+from mtb.qualifications.keys import create_hospital_key, region_key, region_keys, revoke_key
 from mtb.qualifications.models import HospitalKey
 from mtb.settings import get_settings
-from mtb.timeutil import local_today, utcnow
+from mtb.timeutil import local_today
 from mtb.web import charts
 from mtb.web.core import page_staff, redirect, render, verify_csrf
 from mtb.web.stats import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, RegionStats, region_stats
@@ -239,20 +240,10 @@ async def calendar_enter(request: Request, session: DBSession) -> Response:
 async def _staff_page(request: Request, session: AsyncSession, staff: StaffUser, *, status_code: int = 200,
                       errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
                       flashes: list[str] | None = None) -> HTMLResponse:
-    members = (await session.execute(
-        select(StaffUser).where(StaffUser.region_code == staff.region_code)
-        .order_by(StaffUser.created_at, StaffUser.username))).scalars().all()
+    members = await region_staff(session, staff.region_code)
     return await _page(request, session, staff, "staff.html", status_code=status_code, members=members,
                        roles=ROLE_LABELS, errors=errors or {}, values=values or {"role": StaffRole.reviewer.value},
                        flashes=flashes or [])
-
-
-async def _member(session: AsyncSession, staff: StaffUser, member_id: uuid.UUID) -> StaffUser:
-    member = (await session.execute(select(StaffUser).where(
-        StaffUser.id == member_id, StaffUser.region_code == staff.region_code))).scalar_one_or_none()
-    if member is None:
-        raise NotFound("staff_not_found", "该工作人员账号不存在")
-    return member
 
 
 @router.get("/staff")
@@ -261,12 +252,11 @@ async def staff_page(request: Request, session: DBSession, created: str | None =
     staff = await _admin(request, session)
     flashes: list[str] = []
     if created:
-        found = (await session.execute(select(StaffUser.username).where(
-            StaffUser.username == created, StaffUser.region_code == staff.region_code))).scalar_one_or_none()
+        found = await region_member(session, staff.region_code, username=created)
         if found:
-            flashes.append(f"已创建账号 {found}")
+            flashes.append(f"已创建账号 {found.username}")
     if deactivated:
-        member = await _member(session, staff, deactivated)
+        member = await member_of(session, staff, deactivated)
         if not member.active:
             flashes.append(f"已停用账号 {member.username}")
     return await _staff_page(request, session, staff, flashes=flashes)
@@ -297,11 +287,7 @@ async def staff_create(request: Request, session: DBSession) -> Response:
 async def staff_deactivate(member_id: uuid.UUID, request: Request, session: DBSession) -> RedirectResponse:
     await verify_csrf(request)
     staff = await _admin(request, session)
-    member = await _member(session, staff, member_id)
-    if member.id == staff.id:
-        raise Conflict("cannot_deactivate_self", "不能停用自己的账号")
-    member.active = False
-    await session.flush()
+    member = await deactivate(session, staff, member_id)
     return redirect(f"/staff/admin/staff?deactivated={member.id}")
 
 
@@ -313,8 +299,7 @@ async def _keys_page(request: Request, session: AsyncSession, staff: StaffUser, 
                      flashes: list[str] | None = None) -> HTMLResponse:
     current = await _in_force(session, staff.region_code)
     hospitals = {h.code: h.name for h in current.document.hospitals} if current else {}
-    keys = (await session.execute(select(HospitalKey).where(HospitalKey.region_code == staff.region_code)
-                                  .order_by(HospitalKey.created_at.desc()))).scalars().all()
+    keys = await region_keys(session, staff.region_code)
     response = await _page(request, session, staff, "hospital_keys.html", status_code=status_code, current=current,
                            hospitals=hospitals, keys=keys, errors=errors or {}, new_key=new_key, new_row=new_row,
                            flashes=flashes or [])
@@ -328,7 +313,7 @@ async def keys_page(request: Request, session: DBSession, revoked: uuid.UUID | N
     staff = await _admin(request, session)
     flashes: list[str] = []
     if revoked:
-        row = await _key(session, staff, revoked)
+        row = await region_key(session, staff.region_code, revoked)
         if row.revoked_at is not None:
             flashes.append(f"密钥 {row.prefix}… 已停用")
     return await _keys_page(request, session, staff, flashes=flashes)
@@ -340,33 +325,20 @@ async def key_create(request: Request, session: DBSession) -> Response:
     await verify_csrf(request)
     staff = await _admin(request, session)
     code = _text(await request.form(), "hospital_code")
-    current = await _in_force(session, staff.region_code)
-    if current is None or current.document.hospital(code) is None:
-        return await _keys_page(request, session, staff, status_code=422,
-                                errors={"hospital_code": "请选择本地区目录中的定点医疗机构"})
     try:
-        row, key = await create_hospital_key(session, code)
+        row, key = await create_hospital_key(session, code, region_code=staff.region_code)
     except MTBError as exc:
         return await _keys_page(request, session, staff, status_code=exc.status_code,
                                 errors={"hospital_code": exc.detail})
     return await _keys_page(request, session, staff, status_code=201, new_key=key, new_row=row)
 
 
-async def _key(session: AsyncSession, staff: StaffUser, key_id: uuid.UUID) -> HospitalKey:
-    row = (await session.execute(select(HospitalKey).where(
-        HospitalKey.id == key_id, HospitalKey.region_code == staff.region_code))).scalar_one_or_none()
-    if row is None:
-        raise NotFound("hospital_key_not_found", "该密钥不存在")
-    return row
-
-
 @router.post("/hospital-keys/{key_id}/revoke")
 async def key_revoke(key_id: uuid.UUID, request: Request, session: DBSession) -> RedirectResponse:
     await verify_csrf(request)
     staff = await _admin(request, session)
-    row = await _key(session, staff, key_id)
-    await session.execute(update(HospitalKey).where(HospitalKey.id == row.id, HospitalKey.revoked_at.is_(None))
-                          .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+    row = await region_key(session, staff.region_code, key_id)
+    await revoke_key(session, row)
     return redirect(f"/staff/admin/hospital-keys?revoked={row.id}")
 
 
