@@ -14,8 +14,8 @@ migrated anew (never point it at data you keep).
    (on SQLite BEGIN is the driver's implicit one, before a transaction's first write); on PostgreSQL the
    pool's pre-ping at each checkout. By request, averaged over `--count-flows` flows; `--show` prints the
    statements of the last one.
-2. CPU: `time.process_time()` of this process (app and client together) per flow over `--flows` flows
-   after `--warmup` flows, with the counting listeners removed; on PostgreSQL also the CPU of the
+2. CPU: `time.process_time()` of this process (app and client together) per flow, and per request, over
+   `--flows` flows after `--warmup` flows, with the counting listeners removed; on PostgreSQL also the CPU of the
    database's server processes serving this run's connections (read from /proc: the server must run on
    this machine).
 """
@@ -56,10 +56,19 @@ class StatementLog:
 
     def __init__(self) -> None:
         self.step = "setup"
+        self.cpu: Counter[str] = Counter()  # process CPU seconds by step (timed flows only)
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.texts: dict[str, list[str]] = defaultdict(list)
         self._listeners: list[tuple[Any, str, Callable[..., None]]] = []
         self._pings: list[tuple[Any, Callable[..., Any]]] = []
+
+    def enter(self, step: str) -> None:
+        """Start `step`, charging the CPU used since the last step began to that one."""
+        now = time.process_time()
+        self.cpu[self.step] += now - self._since
+        self.step, self._since = step, now
+
+    _since = 0.0
 
     def clear(self) -> None:
         self.counts.clear()
@@ -131,7 +140,7 @@ class Flows:
 
     async def flow(self, i: int, headers: dict[str, str]) -> None:
         cat = self.cat
-        self.log.step = "create"
+        self.log.enter("create")
         r = await self.client.post("/api/v1/applications", headers=headers, json={
             "region_code": gen.BEIJING, "disease_code": cat.diseases[i % len(cat.diseases)],
             "hospital_code": cat.hospitals[i % len(cat.hospitals)], "channel": cat.channels[0]})
@@ -139,16 +148,16 @@ class Flows:
             raise RuntimeError(f"create: {r.status_code} {r.text[:300]}")
         app_id = r.json()["id"]
         for n, (content_type, body) in enumerate(self.uploads, start=1):
-            self.log.step = f"upload {n}"
+            self.log.enter(f"upload {n}")
             r = await self.client.post(f"/api/v1/applications/{app_id}/materials", content=body,
                                        headers={**headers, "Content-Type": content_type})
             if r.status_code != 201:
                 raise RuntimeError(f"upload {n}: {r.status_code} {r.text[:300]}")
-        self.log.step = "submit"
+        self.log.enter("submit")
         r = await self.client.post(f"/api/v1/applications/{app_id}/submit", headers=headers)
         if r.status_code != 200:
             raise RuntimeError(f"submit: {r.status_code} {r.text[:300]}")
-        self.log.step = "after"
+        self.log.enter("after")
 
 
 def beijing_people(count: int) -> list[int]:
@@ -238,6 +247,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
         gc.freeze()  # as the server does after start-up (app.py)
         pg = make_url(url).get_backend_name() == "postgresql"
         backend0 = backend_cpu_seconds(url) if pg else 0.0
+        log.cpu.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for i, h in timed:
             await flows.flow(i, h)
@@ -255,6 +265,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
     print(f"\nCPU per flow (this process: app + in-process client): {cpu / args.flows * 1000:.1f} ms; "
           f"wall {wall / args.flows * 1000:.1f} ms"
           + (f"; PostgreSQL server processes: {backend / args.flows * 1000:.1f} ms" if backend is not None else ""))
+    print("CPU per request (ms): " + ", ".join(f"{step} {log.cpu[step] / args.flows * 1000:.1f}" for step in STEPS))
     if args.show:
         for step in STEPS:
             print(f"\n## {step} (last flow)")
