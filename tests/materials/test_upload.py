@@ -24,6 +24,7 @@ from tests.applications.helpers import BEIJING_SELF, HUBEI, create, upload
 from tests.factories import Seed
 from tests.files import document_photo, encrypted_pdf, noise_png, pdf, png_header_only
 from tests.storage import stored_names
+from tests.web.helpers import as_person, post_form
 
 
 def stored_files(settings: Settings) -> list[str]:
@@ -217,3 +218,41 @@ async def test_many_uploads_at_once_do_not_starve_the_connection_pool(
         upload(client, headers, app_id, "diagnosis_certificate", document_photo(seed=100 + i), name=f"{i}.jpg")
         for i in range(18)))
     assert [a.status_code for a in answers] == [201] * 18, [a.text for a in answers if a.status_code != 201]
+
+
+async def test_a_replacement_at_the_limit_of_files_is_accepted_on_the_api_and_the_page(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch, sync_engine: Engine) -> None:
+    """A clearer copy of a material replaces it (materials/service.py replace_material): the file it replaces
+    is not counted against MTB_MAX_FILES_PER_APPLICATION, the kind stays the material's (the page's form
+    names a kind too: not taken), and the old row goes in the same transaction. A new file at the limit is
+    still refused."""
+    monkeypatch.setenv("MTB_MAX_FILES_PER_APPLICATION", "2")
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mtb.test") as c:
+        limited = Seed(app.state.sessionmaker, c)
+        await limited.catalogs()
+        zhang = await limited.person("zhang")
+        headers = await limited.login(zhang)
+        app_id = (await create(c, headers, **BEIJING_SELF)).json()["id"]
+        first = await upload(c, headers, app_id, "diagnosis_certificate", document_photo(1000, 800, seed=1))
+        second = await upload(c, headers, app_id, "supplementary", document_photo(1000, 800, seed=2))
+        assert (first.status_code, second.status_code) == (201, 201)
+        more = await upload(c, headers, app_id, "supplementary", document_photo(1000, 800, seed=3))
+        assert more.status_code == 422 and more.json()["error"] == "too_many_files"
+
+        by_api = await c.put(f"/api/v1/applications/{app_id}/materials/{first.json()['id']}", headers=headers,
+                             files={"file": ("clear.jpg", document_photo(1000, 800, seed=4), "image/jpeg")})
+        assert by_api.status_code == 200, by_api.text
+        assert by_api.json()["kind"] == "diagnosis_certificate"
+
+        await as_person(limited, zhang)
+        by_page = await post_form(c, f"/applications/{app_id}/materials",
+                                  {"kind": "filing_form", "replace": second.json()["id"]},
+                                  files={"file": ("clear.jpg", document_photo(1000, 800, seed=5), "image/jpeg")})
+        assert by_page.status_code == 303, by_page.text
+        kinds = sorted(m["kind"] for m in (await c.get(f"/api/v1/applications/{app_id}", headers=headers)
+                                           ).json()["materials"])
+    await app.state.engine.dispose()
+    assert kinds == ["diagnosis_certificate", "supplementary"]
+    assert material_rows(sync_engine) == 2

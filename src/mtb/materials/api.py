@@ -15,7 +15,13 @@ from mtb.applications.views import material_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.db.engine import DBSession
 from mtb.materials.download import material_response
-from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
+from mtb.materials.service import (
+    add_material,
+    check_upload_rate,
+    get_material,
+    remove_material,
+    replace_material,
+)
 from mtb.materials.storage import Storage
 from mtb.materials.viewing import open_material
 
@@ -25,6 +31,11 @@ router = APIRouter(prefix="/api/v1/applications/{application_id}/materials", tag
 def _storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
+
+
+def _fields(physician_title: str | None, issuing_hospital: str | None, issue_date: str | None) -> dict[str, str | None]:
+    """The form's fields a material may carry (materials/service.py checks them against the catalog)."""
+    return {"physician_title": physician_title, "issuing_hospital": issuing_hospital, "issue_date": issue_date}
 
 
 # `format: binary` beside OpenAPI 3.1's `contentMediaType`: generated clients (openapi-python-client) send
@@ -43,9 +54,8 @@ async def upload(application_id: uuid.UUID, request: Request, acting: Writer, se
     app = await get_writable(session, acting.actor, application_id)
     material = await add_material(
         session, app=app, actor=acting.actor, kind=kind, upload=file,
-        fields={"physician_title": physician_title, "issuing_hospital": issuing_hospital,
-                "issue_date": issue_date},
-        storage=_storage(request), settings=request.app.state.settings)
+        fields=_fields(physician_title, issuing_hospital, issue_date), storage=_storage(request),
+        settings=request.app.state.settings)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     return material_out(doc, material)
 
@@ -59,14 +69,10 @@ async def replace(application_id: uuid.UUID, material_id: uuid.UUID, request: Re
     """Replace a material's file (same kind), e.g. after it was marked unclear."""
     await check_upload_rate(request.app.state.counters, acting.actor, request.app.state.settings)
     app = await get_writable(session, acting.actor, application_id)
-    old = await get_material(session, app, material_id)
-    kind = old.kind
-    await remove_material(session, app=app, material=old)
-    material = await add_material(
-        session, app=app, actor=acting.actor, kind=kind, upload=file,
-        fields={"physician_title": physician_title, "issuing_hospital": issuing_hospital,
-                "issue_date": issue_date},
-        storage=_storage(request), settings=request.app.state.settings)
+    material = await replace_material(
+        session, app=app, actor=acting.actor, old=await get_material(session, app, material_id), upload=file,
+        fields=_fields(physician_title, issuing_hospital, issue_date), storage=_storage(request),
+        settings=request.app.state.settings)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
     return material_out(doc, material)
 

@@ -112,14 +112,16 @@ def age_warnings(doc: CatalogDocument, kind: str, fields: dict[str, str]) -> lis
 
 async def add_material(session: AsyncSession, *, app: Application, actor: Actor, kind: str,
                        upload: UploadFile, fields: dict[str, str | None], storage: Storage,
-                       settings: Settings) -> Material:
+                       settings: Settings, replacing: Material | None = None) -> Material:
     """Checks that only read come first, then the file (spool, inspect, store), and only then the writes:
     the application row is held (and on SQLite the database's one writer) for the inserts alone, not
-    while a file is copied and parsed."""
+    while a file is copied and parsed. `replacing`: a material that goes in the same transaction
+    (`replace_material`), not counted against the limit of files."""
     ensure_editable(app)
     checked = await _checked_fields(session, app, kind, fields)
     doc = (await catalog_by_version_id(session, app.catalog_version_id)).document
-    await _check_file_count(session, app, settings)  # before the file: a full application stores nothing
+    leaving = 0 if replacing is None else 1
+    await _check_file_count(session, app, settings, leaving)  # before the file: a full application stores nothing
     received = await storage.receive(upload, limit=settings.max_upload_bytes)
     try:
         inspection = await anyio.to_thread.run_sync(inspect_file, received.path, settings)
@@ -130,7 +132,7 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
     # jobs remove after the grace period (storage.py), never a row without its file.
     await anyio.to_thread.run_sync(storage.put, received)
     await _hold_editable(session, app)
-    await _check_file_count(session, app, settings)  # again under the hold: uploads racing each other
+    await _check_file_count(session, app, settings, leaving)  # again under the hold: uploads racing each other
     material = Material(
         application_id=app.id, kind=kind, sha256=received.sha256, size=received.size,
         content_type=inspection.content_type, file_name=safe_file_name(upload.filename, inspection.extension),
@@ -143,10 +145,21 @@ async def add_material(session: AsyncSession, *, app: Application, actor: Actor,
     return material
 
 
-async def _check_file_count(session: AsyncSession, app: Application, settings: Settings) -> None:
+async def replace_material(session: AsyncSession, *, app: Application, actor: Actor, old: Material,
+                           upload: UploadFile, fields: dict[str, str | None], storage: Storage,
+                           settings: Settings) -> Material:
+    """A new file for a material (e.g. after it was marked unclear): the same kind, and the file it replaces
+    goes in the same transaction (one step for a person told to upload a clearer copy)."""
+    material = await add_material(session, app=app, actor=actor, kind=old.kind, upload=upload, fields=fields,
+                                  storage=storage, settings=settings, replacing=old)
+    await remove_material(session, app=app, material=old)
+    return material
+
+
+async def _check_file_count(session: AsyncSession, app: Application, settings: Settings, leaving: int = 0) -> None:
     count = (await session.execute(
         select(func.count()).select_from(Material).where(Material.application_id == app.id))).scalar_one()
-    if count >= settings.max_files_per_application:
+    if count - leaving >= settings.max_files_per_application:
         raise Unprocessable("too_many_files",
                             f"每个申请最多上传 {settings.max_files_per_application} 个文件，请删除多余的文件")
 

@@ -20,7 +20,13 @@ from mtb.applications.views import application_out
 from mtb.catalog.service import catalog_by_version_id
 from mtb.errors import MTBError, Unprocessable
 from mtb.materials.download import material_response
-from mtb.materials.service import add_material, check_upload_rate, get_material, remove_material
+from mtb.materials.service import (
+    add_material,
+    check_upload_rate,
+    get_material,
+    remove_material,
+    replace_material,
+)
 from mtb.materials.viewing import open_material
 from mtb.web.core import redirect, render, verify_csrf
 
@@ -105,12 +111,16 @@ async def upload(request: Request, session: AsyncSession, actor: Actor, app_id: 
         except ValueError as exc:
             raise Unprocessable("material_not_found", "要替换的文件不存在，请刷新页面") from exc
     title, issued = form.get("physician_title"), form.get("issue_date")
-    await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file,
-                       fields={"physician_title": title if isinstance(title, str) else None,
-                               "issue_date": issued if isinstance(issued, str) else None},
-                       storage=request.app.state.storage, settings=request.app.state.settings)
-    if replaced is not None:
-        await remove_material(session, app=app, material=replaced)
+    fields = {"physician_title": title if isinstance(title, str) else None,
+              "issue_date": issued if isinstance(issued, str) else None}
+    storage, settings = request.app.state.storage, request.app.state.settings
+    if replaced is None:
+        await add_material(session, app=app, actor=actor, kind=kind, upload=upload_file, fields=fields,
+                           storage=storage, settings=settings)
+    else:
+        kind = replaced.kind  # a replacement keeps its material's kind, as on the API
+        await replace_material(session, app=app, actor=actor, old=replaced, upload=upload_file, fields=fields,
+                               storage=storage, settings=settings)
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
         context = await _context(request, session, actor, app_id, base=base)
         item = next((i for i in context["checklist"] if i.kind == kind), None)
