@@ -35,10 +35,10 @@ from mtb.applications.states import Status
 from mtb.catalog.service import load_catalogs
 from mtb.cli import app as cli
 from mtb.db.engine import create_engine, create_sessionmaker
-from mtb.doctor import diagnose, file_sha256
 from mtb.identity import idnumber
 from mtb.identity.models import InsuranceType, PersonStatus
 from mtb.identity.registry import InsuredRecord, import_insured
+from mtb.materials.doctor import diagnose, file_sha256
 from mtb.materials.models import Material
 from mtb.materials.stores import make_storage
 from mtb.settings import Settings

@@ -33,8 +33,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from mtb.app import create_app
 from mtb.db.migrate import upgrade
-from mtb.doctor import DoctorReport, diagnose
 from mtb.identity.models import StaffRole
+from mtb.materials.doctor import DoctorReport, diagnose
 from mtb.outage import DatabaseUnavailable, DiskFull, failure_of
 from mtb.qualifications.keys import create_hospital_key
 from mtb.settings import Settings

@@ -228,7 +228,7 @@ def doctor(clean: Annotated[bool, typer.Option(
     no material refers to. Exits 1 when a material's file is missing or corrupt."""
     from mtb.catalog.calendar import next_year_warning, synced
     from mtb.catalog.workdays import load_calendar
-    from mtb.doctor import DoctorReport, diagnose
+    from mtb.materials.doctor import DoctorReport, diagnose
     from mtb.materials.storage import StorageUnavailable
     from mtb.materials.stores import make_storage
     from mtb.timeutil import local_date, utcnow
@@ -274,7 +274,7 @@ def run_backup(dest: Annotated[Path, typer.Argument(help="a new or empty directo
     """Back up the embedded SQLite database and the material files into DEST (safe while serving)."""
     import sqlite3
 
-    from mtb.backup import BackupRefused, backup
+    from mtb.ops.backup import BackupRefused, backup
 
     try:
         manifest = backup(get_settings(), dest)
@@ -296,7 +296,7 @@ def run_restore(
     """Restore the SQLite database and the material files from SRC, after checking every hash."""
     import sqlite3
 
-    from mtb.backup import BackupRefused, restore
+    from mtb.ops.backup import BackupRefused, restore
 
     try:
         manifest = restore(get_settings(), src, force=force)

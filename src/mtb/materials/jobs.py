@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mtb.doctor import remove_unreferenced
+from mtb.materials.doctor import remove_unreferenced
 from mtb.materials.storage import Storage
 
 

@@ -26,7 +26,7 @@ import typer
 from sqlalchemy import select
 
 from mtb.db.engine import create_engine, create_sessionmaker
-from mtb.doctor import file_sha256
+from mtb.materials.doctor import file_sha256
 from mtb.materials.location import parse_storage_url
 from mtb.materials.models import Material
 from mtb.materials.storage import Storage, StorageUnavailable, copy_to_spool
