@@ -21,6 +21,7 @@ from mtb.materials.stores import make_storage
 from mtb.settings import Settings, get_settings
 from mtb.timeutil import utcnow
 from tests.applications.helpers import BEIJING_SELF, HUBEI, create, upload
+from tests.apps import app_with
 from tests.factories import Seed
 from tests.files import document_photo, encrypted_pdf, noise_png, pdf, png_header_only
 from tests.storage import stored_names
@@ -226,11 +227,8 @@ async def test_a_replacement_at_the_limit_of_files_is_accepted_on_the_api_and_th
     is not counted against MTB_MAX_FILES_PER_APPLICATION, the kind stays the material's (the page's form
     names a kind too: not taken), and the old row goes in the same transaction. A new file at the limit is
     still refused."""
-    monkeypatch.setenv("MTB_MAX_FILES_PER_APPLICATION", "2")
-    get_settings.cache_clear()
-    app = create_app(get_settings())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mtb.test") as c:
-        limited = Seed(app.state.sessionmaker, c)
+    async with app_with(monkeypatch, MTB_MAX_FILES_PER_APPLICATION="2") as limited:
+        c = limited.client
         await limited.catalogs()
         zhang = await limited.person("zhang")
         headers = await limited.login(zhang)
@@ -253,6 +251,5 @@ async def test_a_replacement_at_the_limit_of_files_is_accepted_on_the_api_and_th
         assert by_page.status_code == 303, by_page.text
         kinds = sorted(m["kind"] for m in (await c.get(f"/api/v1/applications/{app_id}", headers=headers)
                                            ).json()["materials"])
-    await app.state.engine.dispose()
     assert kinds == ["diagnosis_certificate", "supplementary"]
     assert material_rows(sync_engine) == 2
