@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,10 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from mtb.direct.statements import Statement
+from mtb.errors import Unprocessable
 from mtb.outage import CONNECT_TIMEOUT_SECONDS, failure_of
+
+log = logging.getLogger("mtb.app")
 
 
 def _unavailable(exc: Exception) -> Exception:
@@ -170,6 +174,9 @@ class PostgresReader:
         compiled = [(statement.compiled("postgresql"), params) for statement, params in queries]
         try:
             return await (await self._pool()).fetch([(c.sql, c.args(params), c.row) for c, params in compiled])
+        except asyncpg.DataError as exc:  # text PostgreSQL refuses (a NUL byte): the session path's answer (app.py)
+            log.warning("input refused by the database", extra={"error": type(exc).__name__})
+            raise Unprocessable("invalid_text", "输入内容包含无法处理的字符，请检查后重试") from exc
         except Exception as exc:
             raise _unavailable(exc) from exc
 

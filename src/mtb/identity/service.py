@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import unicodedata
 from typing import Protocol
 
 import anyio
@@ -68,6 +69,10 @@ async def create_staff(session: AsyncSession, *, username: str, password: str, r
     username = username.strip()
     if not username or len(username) > 64:
         raise Unprocessable("invalid_username", "用户名不能为空，且不超过 64 个字符")
+    # Control and invisible characters (NUL, a line break, a zero-width space, a direction mark): a name that
+    # looks like another account's in lists, claims and the audit trail (and PostgreSQL refuses a NUL).
+    if any(unicodedata.category(ch)[0] == "C" for ch in username):
+        raise Unprocessable("invalid_username", "用户名不能包含控制字符或不可见字符")
     if password_hash is None:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Unprocessable("weak_password", f"密码至少 {MIN_PASSWORD_LENGTH} 个字符")

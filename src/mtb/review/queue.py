@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Join, Select, bindparam, literal_column, or_, select, true, tuple_
@@ -109,8 +109,12 @@ def normalize_cursor(cursor: str | None) -> str | None:
 def decode_cursor(cursor: str) -> tuple[date, datetime, uuid.UUID]:
     try:
         due, submitted, app_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return date.fromisoformat(due), datetime.fromisoformat(submitted), uuid.UUID(app_id)
-    except (ValueError, TypeError, AttributeError) as exc:
+        # In UTC, as encoded: a cursor made up with no zone or one whose UTC instant leaves the calendar
+        # (year 1 at +08:00) is refused here, not where the reader converts it for the driver (a 500).
+        instant = datetime.fromisoformat(submitted)
+        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+        return date.fromisoformat(due), instant, uuid.UUID(app_id)
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise Unprocessable("invalid_cursor", "分页参数无效，请从第一页重新查看") from exc
 
 

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -280,7 +281,7 @@ async def staff_create(request: Request, session: DBSession) -> Response:
         field = STAFF_ERROR_FIELDS.get(exc.code, "form")
         return await _staff_page(request, session, staff, status_code=exc.status_code, values=values,
                                  errors={field: exc.detail})
-    return redirect(f"/staff/admin/staff?created={member.username}")
+    return redirect(f"/staff/admin/staff?{urlencode({'created': member.username})}")  # a name may hold & # + %
 
 
 @router.post("/staff/{member_id}/deactivate")
