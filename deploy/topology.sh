@@ -330,7 +330,7 @@ parts() {
 make_bucket() {
     with_env "" "$BIN/python" - <<'EOF'
 import boto3
-from mtb.materials.storage import parse_storage_url
+from mtb.materials.location import parse_storage_url
 from mtb.settings import Settings
 
 settings = Settings()
